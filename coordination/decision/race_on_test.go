@@ -1,0 +1,7 @@
+//go:build race
+
+package decision
+
+// raceEnabled shrinks the simulations under the race detector, which slows
+// arithmetic many times over and has nothing to find in pure functions.
+const raceEnabled = true
