@@ -46,7 +46,9 @@ func testTokens(t *testing.T, s coordination.Store) {
 	}
 	revoked := at.Add(time.Hour)
 	tx(t, s, func(ctx context.Context, tx coordination.Tx) error { return tx.TokenRevoke(ctx, "tok-b", revoked) })
-	tx(t, s, func(ctx context.Context, tx coordination.Tx) error { return tx.TokenRevoke(ctx, "tok-b", revoked.Add(time.Hour)) })
+	tx(t, s, func(ctx context.Context, tx coordination.Tx) error {
+		return tx.TokenRevoke(ctx, "tok-b", revoked.Add(time.Hour))
+	})
 	got, err = s.TokenGetByHash(ctx, b.Hash)
 	if err != nil || !got.RevokedAt.Equal(revoked) {
 		t.Fatalf("revoked token = %+v, %v", got, err)
