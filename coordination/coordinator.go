@@ -13,7 +13,8 @@ import (
 
 // MeasurementFunc returns what the data plane measured for a running
 // experiment (cand) and for V2 on the same shadowed requests (base) since
-// since. It is how the evaluator decides from samples.
+// since. It is how the evaluator decides from samples. It is called from
+// several goroutines at once and must be safe for concurrent use.
 type MeasurementFunc func(ctx context.Context, exp *Experiment, since time.Time) (cand, base decision.Measured, err error)
 
 // CanaryMetricsFunc returns the canary's and the stable release's

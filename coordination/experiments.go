@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -391,17 +393,39 @@ func (c *LifecycleCoordinator) evaluateDue(ctx context.Context) (map[string]Deci
 	if err != nil {
 		return nil, fmt.Errorf("evaluate due: list running: %w", err)
 	}
+	// Looks are pure apart from reading measurements, so they run on every
+	// core; decisions are then applied one transaction at a time.
+	now := c.clock.Now()
+	looks := make([]EvaluationLook, len(running))
+	lookErrs := make([]error, len(running))
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(running)/64))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(running); i += workers {
+				looks[i], lookErrs[i] = c.look(ctx, running[i], now)
+			}
+		}()
+	}
+	wg.Wait()
 	out := map[string]Decision{}
 	var errs []error
-	for _, e := range running {
-		d, err := c.evaluateOne(ctx, e)
+	for i, e := range running {
+		if lookErrs[i] != nil {
+			errs = append(errs, fmt.Errorf("evaluate %s: %w", e.ID, lookErrs[i]))
+			continue
+		}
+		if !looks[i].Decide {
+			continue
+		}
+		d, err := c.applyLook(ctx, e, looks[i])
 		if err != nil {
 			errs = append(errs, fmt.Errorf("evaluate %s: %w", e.ID, err))
 			continue
 		}
-		if d != "" {
-			out[e.ID] = d
-		}
+		out[e.ID] = d
 	}
 	return out, errors.Join(errs...)
 }
@@ -448,11 +472,8 @@ func (c *LifecycleCoordinator) look(ctx context.Context, e *Experiment, now time
 	return l, nil
 }
 
-func (c *LifecycleCoordinator) evaluateOne(ctx context.Context, e *Experiment) (Decision, error) {
-	l, err := c.look(ctx, e, c.clock.Now())
-	if err != nil || !l.Decide {
-		return "", err
-	}
+// applyLook carries out a look that decided.
+func (c *LifecycleCoordinator) applyLook(ctx context.Context, e *Experiment, l EvaluationLook) (Decision, error) {
 	actor := SystemActor("evaluator")
 	if l.Budget {
 		_, err := c.quarantine.quarantine(ctx, actor, QuarantineSpec{ExperimentID: e.ID,
@@ -464,6 +485,7 @@ func (c *LifecycleCoordinator) evaluateOne(ctx context.Context, e *Experiment) (
 		return Quarantine, nil
 	}
 	var promotionID string
+	var err error
 	ev := &Evaluation{Decision: l.Result.Decision, Explanation: l.Result.Explanation, By: actor.Name}
 	err = c.tx(ctx, func(ctx context.Context, w *txw) error {
 		cur, err := w.tx.ExperimentGet(ctx, e.ID)
