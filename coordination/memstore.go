@@ -113,7 +113,7 @@ func (s *memoryStore) InTx(ctx context.Context, fn func(ctx context.Context, tx 
 	err := fn(ctx, t)
 	t.done = true
 	if err != nil {
-		return fmt.Errorf("transaction rolled back: %w", err)
+		return err // the caller's own error: it already says what failed
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("commit transaction: %w", err)

@@ -18,6 +18,8 @@ type rcaInput struct {
 	stratDiff bool
 	priceUp   bool
 	logs      string // lower-cased error logs
+	// What breached, from the metrics at failure (seed thresholds).
+	errBreach, latBreach, accBreach bool
 }
 
 // rcaRule is one row of the root-cause rule table: the first row whose match
@@ -73,6 +75,14 @@ var rcaRules = []rcaRule{
 	{"hallucination", func(in rcaInput) bool {
 		return in.ft == FailureAccuracyDegradation && reHalluc.MatchString(in.logs)
 	}, "model_quality", func(rcaInput) string { return "the model reported findings that do not exist in the code" }, 0.7},
+	{"canary-errors", func(in rcaInput) bool { return in.ft == FailureCanarySLOBreach && in.errBreach }, "reliability",
+		func(in rcaInput) string {
+			return fmt.Sprintf("the canary failed %.1f%% of production requests", 100*in.ev.MetricsAtFailure["error_rate"])
+		}, 0.7},
+	{"canary-accuracy", func(in rcaInput) bool { return in.ft == FailureCanarySLOBreach && in.accBreach }, "model_quality",
+		func(in rcaInput) string {
+			return fmt.Sprintf("the canary's accuracy fell to %.1f%% on production traffic", 100*in.ev.MetricsAtFailure["accuracy"])
+		}, 0.65},
 	{"accuracy-model", func(in rcaInput) bool { return in.ft == FailureAccuracyDegradation && in.modelDiff }, "model_capability",
 		func(in rcaInput) string {
 			return fmt.Sprintf("model %q finds fewer real issues than production's %q", in.cand.Model, in.v2.Model)
@@ -80,12 +90,12 @@ var rcaRules = []rcaRule{
 	{"accuracy-prompt", func(in rcaInput) bool { return in.ft == FailureAccuracyDegradation && in.promptDif }, "prompt_regression",
 		func(rcaInput) string { return "the new prompt lowered review accuracy with the same model" }, 0.65},
 	{"latency-routing", func(in rcaInput) bool {
-		return (in.ft == FailureLatencyRegression || in.ft == FailureCanarySLOBreach) && in.stratDiff
+		return (in.ft == FailureLatencyRegression || (in.ft == FailureCanarySLOBreach && in.latBreach)) && in.stratDiff
 	}, "routing", func(in rcaInput) string {
 		return fmt.Sprintf("routing strategy %q adds latency over production's %q", in.cand.Strategy, in.v2.Strategy)
 	}, 0.6},
 	{"latency-model", func(in rcaInput) bool {
-		return (in.ft == FailureLatencyRegression || in.ft == FailureCanarySLOBreach) && in.modelDiff
+		return (in.ft == FailureLatencyRegression || (in.ft == FailureCanarySLOBreach && in.latBreach)) && in.modelDiff
 	}, "model_latency", func(in rcaInput) string {
 		return fmt.Sprintf("model %q is slower than production's %q", in.cand.Model, in.v2.Model)
 	}, 0.6},
@@ -111,6 +121,16 @@ var rcaRules = []rcaRule{
 // signals found in the error logs.
 func AnalyzeRootCause(ft FailureType, ev Evidence, cand, v2 Variant) RootCause {
 	in := rcaInput{ft: ft, ev: ev, cand: cand, v2: v2, logs: strings.ToLower(ev.ErrorLogs)}
+	m := ev.MetricsAtFailure
+	if v, ok := m["error_rate"]; ok && v >= 0.02 {
+		in.errBreach = true
+	}
+	if v, ok := m["latency_p95"]; ok && v >= 3 {
+		in.latBreach = true
+	}
+	if v, ok := m["accuracy"]; ok && v < 0.90 {
+		in.accBreach = true
+	}
 	if cand.Provider != v2.Provider || !strings.EqualFold(cand.Model, v2.Model) {
 		in.modelDiff = cand.Provider != "" || cand.Model != ""
 		if in.modelDiff {

@@ -15,7 +15,8 @@ import (
 //   - InTx runs fn in one serializable transaction: every write made through
 //     the Tx, including outbox events and audit entries, commits together or
 //     not at all. If fn returns an error nothing is written and InTx returns
-//     that error (wrapped). Implementations may retry fn on serialization
+//     that error as it is (fn's errors already say what failed).
+//     Implementations may retry fn on serialization
 //     failures, so fn must have no side effects outside the Tx.
 //   - Updates are optimistic: XxxUpdate writes only when the stored Version
 //     equals the object's Version, then increments both; otherwise it returns

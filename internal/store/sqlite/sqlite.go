@@ -135,7 +135,7 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx coordi
 		}
 	}()
 	if err := fn(ctx, &tx{reader: reader{q: sqlTx}}); err != nil {
-		return fmt.Errorf("transaction rolled back: %w", err)
+		return err // the caller's own error: it already says what failed
 	}
 	if err := sqlTx.Commit(); err != nil {
 		return fmt.Errorf("commit transaction: %w", err)
