@@ -62,3 +62,34 @@ func VerifyAuditChain(entries []*AuditEntry) AuditVerification {
 	}
 	return AuditVerification{OK: true, Entries: int64(len(entries))}
 }
+
+// kvAuditHead is the store key of the audit chain's head.
+const kvAuditHead = "audit/head"
+
+// auditHead is the last entry of the chain as recorded with each append.
+type auditHead struct {
+	Seq  int64  `json:"seq"`
+	Hash string `json:"hash"`
+}
+
+// verifyHead extends a chain verification with the recorded head: entries
+// removed from the end of the log are named too.
+func verifyHead(v AuditVerification, entries []*AuditEntry, head *auditHead) AuditVerification {
+	if !v.OK || head == nil {
+		return v
+	}
+	last := int64(0)
+	lastHash := ""
+	if n := len(entries); n > 0 {
+		last, lastHash = entries[n-1].Seq, entries[n-1].Hash
+	}
+	switch {
+	case head.Seq > last:
+		return AuditVerification{Entries: v.Entries, FirstBadSeq: last + 1,
+			Reason: fmt.Sprintf("entry %d was removed: the log ends at entry %d but its head records entry %d", last+1, last, head.Seq)}
+	case head.Seq == last && head.Hash != lastHash:
+		return AuditVerification{Entries: v.Entries, FirstBadSeq: last,
+			Reason: fmt.Sprintf("entry %d was altered: it does not match the recorded head", last)}
+	}
+	return v
+}

@@ -2,6 +2,7 @@ package coordination
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -404,6 +405,15 @@ func (w *txw) flushAudit() error {
 	for _, e := range order {
 		if err := w.tx.AuditAppend(w.ctx, e); err != nil {
 			return fmt.Errorf("append audit entry %s: %w", e.Action, err)
+		}
+	}
+	if n := len(order); n > 0 {
+		// The head remembers where the chain ends, so that removing its last
+		// entries is detected too.
+		last := order[n-1]
+		head, _ := json.Marshal(auditHead{Seq: last.Seq, Hash: last.Hash})
+		if err := w.tx.KVPut(w.ctx, kvAuditHead, head, w.now); err != nil {
+			return fmt.Errorf("record audit head: %w", err)
 		}
 	}
 	w.audits = nil

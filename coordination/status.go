@@ -2,6 +2,7 @@ package coordination
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -236,5 +237,16 @@ func (c *LifecycleCoordinator) VerifyAudit(ctx context.Context) (AuditVerificati
 		}
 		after = page[len(page)-1].Seq
 	}
-	return VerifyAuditChain(all), nil
+	var head *auditHead
+	raw, err := c.store.KVGet(ctx, kvAuditHead)
+	switch {
+	case err == nil:
+		head = &auditHead{}
+		if json.Unmarshal(raw, head) != nil {
+			return AuditVerification{Entries: int64(len(all)), FirstBadSeq: 1, Reason: "the audit head record is corrupt"}, nil
+		}
+	case !errors.Is(err, ErrNotFound):
+		return AuditVerification{}, fmt.Errorf("verify audit: read head: %w", err)
+	}
+	return verifyHead(VerifyAuditChain(all), all, head), nil
 }

@@ -227,3 +227,54 @@ func BenchmarkOutboxRelay(b *testing.B) {
 	}
 	b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
 }
+
+// TestAuditTamperingIsNamed edits, deletes and reorders rows of the audit
+// log directly in the SQLite file (dropping the triggers first, as an
+// attacker with file access would) and checks that verification names the
+// first entry that was touched.
+func TestAuditTamperingIsNamed(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	cases := []struct {
+		name    string
+		tamper  []string
+		wantSeq int64
+	}{
+		{"edit", []string{`UPDATE audit_log SET data = json_set(data, '$.actor', 'mallory') WHERE seq = 3`}, 3},
+		{"delete middle", []string{`DELETE FROM audit_log WHERE seq = 4`}, 4},
+		{"delete last", []string{`DELETE FROM audit_log WHERE seq = 6`}, 6},
+		{"reorder", []string{
+			`UPDATE audit_log SET seq = -2 WHERE seq = 2`,
+			`UPDATE audit_log SET seq = 2 WHERE seq = 3`,
+			`UPDATE audit_log SET seq = 3 WHERE seq = -2`}, 2},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join(t.TempDir(), "audit.db")
+			c, st := openCoordinator(t, path, coordinationtest.NewManualClock(start))
+			for i := range 5 {
+				if _, err := c.CreateExperiment(ctx, coordination.ExperimentSpec{Title: fmt.Sprintf("e%d", i)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if v, err := c.VerifyAudit(ctx); err != nil || !v.OK || v.Entries != 6 {
+				t.Fatalf("before tampering: %+v %v", v, err)
+			}
+			db := st.DB()
+			for _, q := range append([]string{`DROP TRIGGER audit_log_no_update`, `DROP TRIGGER audit_log_no_delete`}, tc.tamper...) {
+				if _, err := db.ExecContext(ctx, q); err != nil {
+					t.Fatalf("%s: %v", q, err)
+				}
+			}
+			v, err := c.VerifyAudit(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v.OK || v.FirstBadSeq != tc.wantSeq || v.Reason == "" {
+				t.Fatalf("verification %+v, want entry %d named", v, tc.wantSeq)
+			}
+			_ = st.Close()
+		})
+	}
+}
