@@ -43,6 +43,8 @@ type Store interface {
 
 // Reader is the read half of the seam, available on the Store and in a Tx.
 type Reader interface {
+	MetricReader
+
 	ExperimentGet(ctx context.Context, id string) (*Experiment, error)
 	// ExperimentList returns experiments matching the filter, oldest first.
 	ExperimentList(ctx context.Context, f ExperimentFilter) ([]*Experiment, error)
@@ -90,6 +92,7 @@ type Reader interface {
 // Tx is a transaction: reads see its own writes.
 type Tx interface {
 	Reader
+	MetricWriter
 	ExperimentInsert(ctx context.Context, e *Experiment) error
 	ExperimentUpdate(ctx context.Context, e *Experiment) error
 	PromotionInsert(ctx context.Context, p *PromotionRequest) error

@@ -182,6 +182,9 @@ func TestRoleTable(t *testing.T) {
 					if w.Code != rt.Status {
 						t.Fatalf("status %d, want %d: %s", w.Code, rt.Status, w.Body)
 					}
+					if rt.Method != http.MethodGet {
+						f.wantOneAuditEntry(before, "t-"+who)
+					}
 					return
 				}
 				if after := f.auditLen(); after != before {
@@ -189,5 +192,28 @@ func TestRoleTable(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// wantOneAuditEntry checks that the entries appended after the first
+// `before` ones include exactly one by actor: one request, one entry
+// (automatic decisions it set off are entries of system actors).
+func (f *fixture) wantOneAuditEntry(before int, actor string) {
+	f.t.Helper()
+	es, err := f.coord.AuditLog(local, int64(before), 1_000_000)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	n := 0
+	for _, e := range es {
+		switch {
+		case e.Actor == actor:
+			n++
+		case !strings.HasPrefix(e.Actor, "system:"):
+			f.t.Errorf("unexpected audit entry by %s: %s %s", e.Actor, e.Action, e.Target)
+		}
+	}
+	if n != 1 {
+		f.t.Errorf("%d audit entries by %s, want exactly 1 (%d new entries in all)", n, actor, len(es))
 	}
 }

@@ -50,6 +50,7 @@ func Run(t *testing.T, open func(t *testing.T) coordination.Store) {
 		{"CanceledContext", testCanceled},
 		{"ConcurrentIncrementsLoseNothing", testConcurrent},
 		{"Tokens", testTokens},
+		{"MetricsAndFeedback", testMetrics},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
