@@ -67,7 +67,10 @@ func (h *hub) start(ctx context.Context, bus coordination.Bus) error {
 	if h.sub != nil {
 		return nil
 	}
-	sub, err := bus.Subscribe(ctx, coordination.SubscribeOptions{Name: "httpapi-events"}, h.publish)
+	// Every server replica streams every event to its own clients, so each
+	// subscribes under its own consumer name (a shared durable name would
+	// split the events between replicas).
+	sub, err := bus.Subscribe(ctx, coordination.SubscribeOptions{Name: "httpapi-events-" + coordination.NewID("sse", time.Now())}, h.publish)
 	if err != nil {
 		return fmt.Errorf("start event stream: subscribe: %w", err)
 	}

@@ -378,8 +378,13 @@ func testConcurrent(t *testing.T, s coordination.Store) {
 						}
 					}
 					err := s.InTx(t.Context(), func(ctx context.Context, tx coordination.Tx) error {
-						e := stale
-						if e == nil {
+						// fn must not change state outside the Tx (a store may
+						// run it more than once): work on a copy of the stale read.
+						var e *coordination.Experiment
+						if stale != nil {
+							c := *stale
+							e = &c
+						} else {
 							var err error
 							if e, err = tx.ExperimentGet(ctx, "exp-1"); err != nil {
 								return err
