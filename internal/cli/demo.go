@@ -11,6 +11,7 @@ import (
 
 	"github.com/tricyclehq/tricycle/internal/app"
 	"github.com/tricyclehq/tricycle/internal/config"
+	"github.com/tricyclehq/tricycle/internal/dataplane"
 	"github.com/tricyclehq/tricycle/internal/demo"
 	"github.com/tricyclehq/tricycle/internal/store/sqlite"
 )
@@ -80,5 +81,5 @@ func (r *runner) demoAndServe(ctx context.Context, opts demo.Options, addr strin
 	cfg := config.Default()
 	cfg.Storage.DSN, cfg.DataDir, cfg.Server.Addr = "sqlite:"+path, dir, addr
 	fmt.Fprintf(r.env.Stdout, "\nServing the demo's state until interrupted (Ctrl-C); it is deleted afterwards.\n")
-	return r.serve(ctx, cfg, app.Options{})
+	return r.serve(ctx, cfg, dataplane.Wire(app.Options{}, dataplane.Options{}))
 }

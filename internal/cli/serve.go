@@ -12,6 +12,7 @@ import (
 
 	"github.com/tricyclehq/tricycle/internal/app"
 	"github.com/tricyclehq/tricycle/internal/config"
+	"github.com/tricyclehq/tricycle/internal/dataplane"
 )
 
 // Roles of `tricycle serve`.
@@ -46,7 +47,7 @@ of TRICYCLE_ADMIN_TOKEN when set, else a generated one written to admin.token
 			if err != nil {
 				return err
 			}
-			return r.serve(cmd.Context(), cfg, app.Options{})
+			return r.serve(cmd.Context(), cfg, dataplane.Wire(app.Options{}, dataplane.Options{}))
 		},
 	}
 	f = bindServeFlags(cmd)
