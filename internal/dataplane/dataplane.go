@@ -313,3 +313,15 @@ func (p *Plane) publishCycle(ctx context.Context, c *coordination.LifecycleCoord
 		}
 	}
 }
+
+// Refresh makes the gateway and the worker read the routing state now
+// instead of waiting for the next event or periodic refresh.
+func (p *Plane) Refresh(ctx context.Context) error {
+	p.mu.Lock()
+	gw, worker := p.gw, p.worker
+	p.mu.Unlock()
+	if gw == nil {
+		return errors.New("data plane: refresh before mount")
+	}
+	return errors.Join(gw.Refresh(ctx), worker.Refresh(ctx))
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -37,7 +38,7 @@ func start(t *testing.T) *server {
 	cfg.Storage.DSN = "sqlite:" + filepath.Join(dir, "t.db")
 	cfg.DataDir, cfg.Server.Addr, cfg.AdminToken = dir, "127.0.0.1:0", adminToken
 	s := &server{t: t}
-	opts := dataplane.Wire(app.Options{Stdout: io.Discard}, dataplane.Options{ProbesDir: "../../testdata/golden", ProbeInterval: time.Hour})
+	opts := dataplane.Wire(app.Options{Stdout: io.Discard, Logger: slog.New(slog.DiscardHandler)}, dataplane.Options{ProbesDir: "../../testdata/golden", ProbeInterval: time.Hour})
 	build := opts.DataPlane
 	opts.DataPlane = func(ctx context.Context, deps app.Deps) (app.DataPlane, error) {
 		dp, err := build(ctx, deps)
@@ -169,6 +170,11 @@ func TestShadowTrafficReachesTheEvaluator(t *testing.T) {
 	_ = json.Unmarshal(body, &e)
 	if code, body, _ := s.do("POST", "/api/v1/experiments/"+e.ID+"/start", adminToken, map[string]any{}); code != http.StatusOK {
 		t.Fatalf("start: %d %s", code, body)
+	}
+	// Routing changes reach the gateway by events; read it now so that every
+	// review below is shadowed.
+	if err := s.plane.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
 	}
 	for i := range 20 {
 		repo := "org/repo-" + string(rune('a'+i))
