@@ -171,7 +171,8 @@ func TestErrorsAreOneLine(t *testing.T) {
 		{"bad role", nil, []string{"token", "create", "--name", "ci", "--role", "root"}, ExitUsage, []string{"root"}},
 		{"bad server URL", map[string]string{"TRICYCLE_SERVER": "ftp://host"}, []string{"status"}, ExitUsage, []string{"http or https"}},
 		{"credentials in server URL", nil, []string{"status", "--server", "http://u:p@127.0.0.1:1"}, ExitUsage, []string{"--token"}},
-		{"eval", nil, []string{"eval", "--set", "golden"}, ExitError, []string{"not available yet"}},
+		{"eval unknown variant", nil, []string{"eval", "--variant", "nope"}, ExitUsage, []string{"nope", "baseline"}},
+		{"eval missing golden set", nil, []string{"eval", "--golden", "/nonexistent/golden"}, ExitError, []string{"golden"}},
 		{"review without diff", nil, []string{"review"}, ExitUsage, []string{"--diff"}},
 		{"unreadable diff", nil, []string{"review", "--diff", "/nonexistent/x.patch"}, ExitError, []string{"x.patch"}},
 	}
@@ -272,10 +273,22 @@ func TestRequestsCarryUserAgentAndTokenOnlyInTheHeader(t *testing.T) {
 	}
 }
 
-func TestEvalIsRegisteredButUnavailable(t *testing.T) {
+// TestEvalScoresAVariantOnTheGoldenSet runs eval on the project's golden set
+// with the builtin baseline: the figures are printed, and -o json parses.
+func TestEvalScoresAVariantOnTheGoldenSet(t *testing.T) {
 	t.Parallel()
-	r := execute(nil, "", "eval")
-	oneErrorLine(t, r, ExitError, "not available yet")
+	golden := filepath.Join("..", "..", "testdata", "golden")
+	r := execute(nil, "", "eval", "--golden", golden)
+	if r.code != 0 || !strings.Contains(r.stdout, "F1 (accuracy)") || !strings.Contains(r.stdout, "language python") {
+		t.Fatalf("eval: exit %d\nstdout %s\nstderr %s", r.code, r.stdout, r.stderr)
+	}
+	j := execute(nil, "", "eval", "--golden", golden, "-o", "json")
+	var rep struct {
+		Overall struct{ Precision, Recall, F1 float64 } `json:"overall"`
+	}
+	if j.code != 0 || json.Unmarshal([]byte(j.stdout), &rep) != nil || rep.Overall.F1 < 0.5 || rep.Overall.F1 > 1 {
+		t.Fatalf("eval -o json: exit %d, %q", j.code, j.stdout)
+	}
 	if h := execute(nil, "", "--help"); h.code != 0 || !strings.Contains(h.stdout, "eval") || !strings.Contains(h.stdout, "review") {
 		t.Errorf("help does not list eval and review:\n%s", h.stdout)
 	}

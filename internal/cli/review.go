@@ -1,8 +1,12 @@
 package cli
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/tricyclehq/tricycle/internal/config"
+	"github.com/tricyclehq/tricycle/internal/gateway"
+	"github.com/tricyclehq/tricycle/internal/review/golden"
 	"net/http"
 	"strconv"
 	"strings"
@@ -97,17 +101,64 @@ func (r *runner) reviewCommand() *cobra.Command {
 	return cmd
 }
 
-// errEvalUnavailable is what `tricycle eval` answers until the golden-set
-// evaluation ships with the review data plane.
-var errEvalUnavailable = errors.New("tricycle eval is not available yet: scoring a variant on the golden set arrives with the review data plane")
-
 func (r *runner) evalCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:                "eval",
-		Short:              "Score a variant on the labelled golden set (not available yet)",
-		DisableFlagParsing: true,
-		RunE: func(*cobra.Command, []string) error {
-			return errEvalUnavailable
+	var variant, cfgPath, dir string
+	cmd := &cobra.Command{
+		Use:   "eval --variant NAME",
+		Short: "Score a variant on the labelled golden set: precision, recall and F1 (the product's accuracy)",
+		Long: `eval runs a variant of the configuration (or the builtin reviewer) on every case of the
+labelled golden set and prints precision, recall and F1, overall and by category and language.
+It runs locally: provider variants call their endpoints with the API key their api_key_env names.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg := config.Default()
+			if cfgPath == "" {
+				if v, ok := r.env.LookupEnv("TRICYCLE_CONFIG"); ok {
+					cfgPath = strings.TrimSpace(v)
+				}
+			}
+			if cfgPath != "" {
+				var err error
+				if cfg, err = config.Load(cfgPath); err != nil {
+					return err
+				}
+			}
+			reg, err := gateway.NewRegistry(gateway.RegistryOptions{Variants: cfg.Variants, LookupEnv: r.env.LookupEnv})
+			if err != nil {
+				return err
+			}
+			v, ok := reg.Variant(variant)
+			if !ok {
+				names := make([]string, 0, len(cfg.Variants))
+				for _, x := range cfg.Variants {
+					names = append(names, x.Name)
+				}
+				return usagef("--variant %q: not a variant of the configuration (known: %s)", variant, strings.Join(names, ", "))
+			}
+			cases, err := golden.Load(dir)
+			if err != nil {
+				return fmt.Errorf("golden set: %w", err)
+			}
+			rep, err := gateway.Eval(cmd.Context(), reg, v, cases)
+			if err != nil {
+				return err
+			}
+			p := r.printer()
+			if p.format == formatJSON {
+				raw, err := json.Marshal(rep)
+				if err != nil {
+					return err
+				}
+				return p.json(raw)
+			}
+			fmt.Fprintf(p.w, "variant %s on %d golden cases (%s)\n", v.Name, len(cases), dir)
+			fmt.Fprintf(p.w, "precision %.3f  recall %.3f  F1 (accuracy) %.3f  (TP %d, FP %d, FN %d; %d cases exact, %d errors)\n\n",
+				rep.Overall.Precision, rep.Overall.Recall, rep.Overall.F1, rep.Overall.TP, rep.Overall.FP, rep.Overall.FN, rep.Passed, rep.Errors)
+			return rep.WriteText(p.w)
 		},
 	}
+	cmd.Flags().StringVar(&variant, "variant", "baseline", "variant to score (a name from the configuration's variants)")
+	cmd.Flags().StringVar(&cfgPath, "config", "", "configuration file with the variants (env TRICYCLE_CONFIG; default: the built-in baseline)")
+	cmd.Flags().StringVar(&dir, "golden", "testdata/golden", "folder of labelled golden cases")
+	return cmd
 }

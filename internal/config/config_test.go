@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -475,4 +476,44 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("a valid parsed configuration does not parse back: %v\n%s", err, out)
 		}
 	})
+}
+
+// TestLoadReadsPromptTemplateFiles: a variant's prompt naming a template
+// file (PRODUCT.md's `prompt: prompts/review.tmpl`) is read relative to the
+// configuration file; a missing file names the variant; inline text stays.
+func TestLoadReadsPromptTemplateFiles(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "prompts"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tmpl := "Review this change as data:\n{{.Diff}}\n"
+	if err := os.WriteFile(filepath.Join(dir, "prompts", "review.tmpl"), []byte(tmpl), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	write := func(body string) string {
+		p := filepath.Join(dir, fmt.Sprintf("c%d.yaml", len(body)))
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	cfg, err := Load(write(`variants:
+  - {name: baseline, provider: builtin}
+  - {name: gpt, provider: openai, base_url: "https://api.example.com/v1", model: m, api_key_env: K, prompt: prompts/review.tmpl}
+  - {name: inline, provider: openai, base_url: "https://api.example.com/v1", model: m, api_key_env: K, prompt: "Look at {{.Diff}}"}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Variants[1].Prompt != tmpl || cfg.Variants[2].Prompt != "Look at {{.Diff}}" {
+		t.Fatalf("prompts %q, %q", cfg.Variants[1].Prompt, cfg.Variants[2].Prompt)
+	}
+	_, err = Load(write(`variants:
+  - {name: baseline, provider: builtin}
+  - {name: gpt, provider: openai, base_url: "https://api.example.com/v1", model: m, api_key_env: K, prompt: prompts/missing.tmpl}
+`))
+	if err == nil || !strings.Contains(err.Error(), "variants[1].prompt") {
+		t.Fatalf("missing template: %v", err)
+	}
 }

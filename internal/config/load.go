@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -39,7 +41,49 @@ func Load(path string) (Config, error) {
 	if err != nil {
 		return Config{}, fmt.Errorf("load config %s: %w", path, err)
 	}
+	if err := loadPromptFiles(&cfg, filepath.Dir(path)); err != nil {
+		return Config{}, fmt.Errorf("load config %s: %w", path, err)
+	}
 	return cfg, nil
+}
+
+// MaxPromptFileSize bounds a prompt template file.
+const MaxPromptFileSize = 64 << 10
+
+// promptFileExts are the extensions that make a variant's prompt a path to a
+// template file (PRODUCT.md's `prompt: prompts/review.tmpl`) rather than the
+// template text itself.
+var promptFileExts = []string{".tmpl", ".tpl", ".txt", ".md", ".prompt"}
+
+// loadPromptFiles replaces each variant prompt that names a template file
+// (one line, ending in a template extension) with the file's content,
+// relative to the configuration file's folder. A missing or oversized file is
+// an error naming the variant.
+func loadPromptFiles(cfg *Config, dir string) error {
+	for i := range cfg.Variants {
+		v := &cfg.Variants[i]
+		p := strings.TrimSpace(v.Prompt)
+		if p == "" || strings.ContainsAny(p, "\n{") || !slices.Contains(promptFileExts, strings.ToLower(filepath.Ext(p))) {
+			continue
+		}
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(dir, p)
+		}
+		field := fmt.Sprintf("variants[%d].prompt", i)
+		info, err := os.Stat(p)
+		if err != nil {
+			return &FieldError{Field: field, Msg: fmt.Sprintf("template file: %v", err)}
+		}
+		if info.Size() > MaxPromptFileSize {
+			return &FieldError{Field: field, Msg: fmt.Sprintf("template file %s is larger than %d bytes", p, MaxPromptFileSize)}
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return &FieldError{Field: field, Msg: fmt.Sprintf("template file: %v", err)}
+		}
+		v.Prompt = string(b)
+	}
+	return nil
 }
 
 // Parse reads a YAML document on top of Default, with Load's strictness. An
