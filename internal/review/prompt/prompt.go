@@ -115,6 +115,12 @@ func build(tmpl string, req review.Request, nonce func() (string, error)) (strin
 	if err != nil {
 		return "", "", fmt.Errorf("parse prompt template: %w", err)
 	}
+	return (&Template{t: t}).build(req, nonce)
+}
+
+// build renders c for req with the nonce source injected.
+func (c *Template) build(req review.Request, nonce func() (string, error)) (string, string, error) {
+	t := c.t
 	red, _ := redact.Request(req)
 	repoName, _ := redact.Redact(req.Repository)
 	repo := sanitizeRepository(repoName)
@@ -241,4 +247,33 @@ func sanitizeRepository(repo string) string {
 		return "unknown"
 	}
 	return b.String()
+}
+
+// Template is a parsed prompt template, ready to build prompts without
+// parsing again. It is safe for concurrent use.
+type Template struct {
+	t *template.Template
+}
+
+// Compile parses tmpl ("" selects DefaultTemplate) and checks that it
+// includes the fenced diff.
+func Compile(tmpl string) (*Template, error) {
+	if tmpl == "" {
+		tmpl = DefaultTemplate
+	}
+	t, err := template.New("prompt").Option("missingkey=error").Parse(tmpl)
+	if err != nil {
+		return nil, fmt.Errorf("parse prompt template: %w", err)
+	}
+	c := &Template{t: t}
+	if _, _, err := c.build(review.Request{Repository: "org/repo", Diff: "+x\n"}, randomNonce); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Build renders the system and user prompts for req (see the package
+// function Build).
+func (c *Template) Build(req review.Request) (system, user string, err error) {
+	return c.build(req, randomNonce)
 }

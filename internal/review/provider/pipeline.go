@@ -26,6 +26,9 @@ type CompleteFunc func(ctx context.Context, system, user string) (Completion, er
 type Pipeline struct {
 	// Template is the user-prompt template; "" means prompt.DefaultTemplate.
 	Template string
+	// Compiled is Template parsed once (prompt.Compile); nil means Template
+	// is parsed on every review.
+	Compiled *prompt.Template
 	// Model names the model in results.
 	Model string
 	// Prices turn token use into cost.
@@ -43,7 +46,13 @@ type Pipeline struct {
 func (p Pipeline) Run(ctx context.Context, req review.Request, complete CompleteFunc) (review.Result, error) {
 	clock := clockOr(p.Clock)
 	red, _ := redact.Request(req)
-	system, user, err := prompt.Build(p.Template, red)
+	var system, user string
+	var err error
+	if p.Compiled != nil {
+		system, user, err = p.Compiled.Build(red)
+	} else {
+		system, user, err = prompt.Build(p.Template, red)
+	}
 	if err != nil {
 		return review.Result{Model: p.Model}, fmt.Errorf("build prompt for review %q: %w", req.ID, err)
 	}

@@ -87,11 +87,15 @@ func New(cfg Config) (*Reviewer, error) {
 			return nil, fmt.Errorf("anthropic: %w", err)
 		}
 	}
+	compiled, err := prompt.Compile(cfg.Template)
+	if err != nil {
+		return nil, fmt.Errorf("anthropic: prompt template: %w", err)
+	}
 	return &Reviewer{
 		cfg:    cfg,
 		url:    base + "/v1/messages",
 		caller: caller,
-		pipe:   provider.Pipeline{Template: cfg.Template, Model: cfg.Model, Prices: cfg.Prices, Clock: caller.Clock()},
+		pipe:   provider.Pipeline{Template: cfg.Template, Compiled: compiled, Model: cfg.Model, Prices: cfg.Prices, Clock: caller.Clock()},
 	}, nil
 }
 

@@ -79,11 +79,15 @@ func New(cfg Config) (*Reviewer, error) {
 			return nil, fmt.Errorf("openai: %w", err)
 		}
 	}
+	compiled, err := prompt.Compile(cfg.Template)
+	if err != nil {
+		return nil, fmt.Errorf("openai: prompt template: %w", err)
+	}
 	return &Reviewer{
 		cfg:    cfg,
 		url:    base + "/chat/completions",
 		caller: caller,
-		pipe:   provider.Pipeline{Template: cfg.Template, Model: cfg.Model, Prices: cfg.Prices, Clock: caller.Clock()},
+		pipe:   provider.Pipeline{Template: cfg.Template, Compiled: compiled, Model: cfg.Model, Prices: cfg.Prices, Clock: caller.Clock()},
 	}, nil
 }
 

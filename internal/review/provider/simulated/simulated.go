@@ -130,6 +130,10 @@ func New(cfg Config) (*Reviewer, error) {
 	if err := validate(cfg); err != nil {
 		return nil, fmt.Errorf("simulated: %w", err)
 	}
+	compiled, err := prompt.Compile(cfg.Template)
+	if err != nil {
+		return nil, fmt.Errorf("simulated: prompt template: %w", err)
+	}
 	r := &Reviewer{cfg: cfg, clock: cfg.Clock}
 	if r.clock == nil {
 		r.clock = provider.SystemClock{}
@@ -138,7 +142,7 @@ func New(cfg Config) (*Reviewer, error) {
 		r.mu = math.Log(cfg.LatencyP50.Seconds())
 		r.sigma = (math.Log(cfg.LatencyP95.Seconds()) - r.mu) / z95
 	}
-	r.pipe = provider.Pipeline{Template: cfg.Template, Model: cfg.Model, Prices: cfg.Prices, Clock: r.clock}
+	r.pipe = provider.Pipeline{Template: cfg.Template, Compiled: compiled, Model: cfg.Model, Prices: cfg.Prices, Clock: r.clock}
 	return r, nil
 }
 
