@@ -62,6 +62,10 @@ type Options struct {
 	// PollInterval is how often Start's loops run when nothing wakes them
 	// (default 1s); loops read time from Clock, never from the ticker.
 	PollInterval time.Duration
+	// Leader gates the periodic work when replicas share the store (see
+	// Leader); nil means this coordinator always acts. A Leader that also
+	// has Start and Stop methods is started by Start and stopped by Stop.
+	Leader Leader
 }
 
 // LifecycleCoordinator is the central orchestration of the cycle: experiment
@@ -199,6 +203,10 @@ func (c *LifecycleCoordinator) Start(ctx context.Context) error {
 	}
 	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	c.cancel = cancel
+	if err := c.startLeader(lctx); err != nil {
+		cancel()
+		return err
+	}
 	c.running = true
 	c.loop(lctx, "outbox relay", c.wake, func(ctx context.Context) error {
 		_, err := c.RelayOnce(ctx)
@@ -253,6 +261,9 @@ func (c *LifecycleCoordinator) Stop(ctx context.Context) error {
 	c.loopsWG.Wait()
 	c.health.stop()
 	var errs []error
+	if err := c.stopLeader(ctx); err != nil {
+		errs = append(errs, err)
+	}
 	for {
 		n, err := c.RelayOnce(ctx)
 		if err != nil {
@@ -301,14 +312,21 @@ type CycleReport struct {
 	Decisions  map[string]Decision `json:"decisions,omitempty"`
 	Promotions PromotionReport     `json:"promotions"`
 	Health     HealthReport        `json:"health"`
+	// Standby means another replica's coordinator holds the lease: nothing ran.
+	Standby bool `json:"standby,omitempty"`
 }
 
 // RunOnce runs one pass of every periodic duty: evaluate running experiments
 // that are due, advance or roll back canary phases, and evaluate health. The
 // loops started by Start call it; tests call it directly with an injected
-// clock.
+// clock. While Options.Leader is not acting it does nothing and reports
+// Standby; otherwise its transactions carry the leader epoch.
 func (c *LifecycleCoordinator) RunOnce(ctx context.Context) (CycleReport, error) {
 	var rep CycleReport
+	ctx, ok := c.acting(ctx)
+	if !ok {
+		return CycleReport{Standby: true}, nil
+	}
 	var errs []error
 	ev, err := c.evaluateDue(ctx)
 	if err != nil {
@@ -340,6 +358,9 @@ type txw struct {
 // tx runs fn in a store transaction and wakes the relay when it emitted
 // events.
 func (c *LifecycleCoordinator) tx(ctx context.Context, fn func(ctx context.Context, w *txw) error) error {
+	if err := c.checkEpoch(ctx); err != nil {
+		return err
+	}
 	var emitted bool
 	err := c.store.InTx(ctx, func(ctx context.Context, tx Tx) error {
 		w := &txw{tx: tx, ctx: ctx, now: c.clock.Now()}

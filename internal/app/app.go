@@ -40,11 +40,12 @@ import (
 	"github.com/tricyclehq/tricycle/coordination"
 	"github.com/tricyclehq/tricycle/internal/config"
 	"github.com/tricyclehq/tricycle/internal/httpapi"
+	"github.com/tricyclehq/tricycle/internal/store/postgres"
 	"github.com/tricyclehq/tricycle/internal/store/sqlite"
 )
 
 // ErrNotAvailable means the configuration selects a backend this build does
-// not include yet (PostgreSQL, NATS).
+// not include yet (NATS).
 var ErrNotAvailable = errors.New("not available in this build yet")
 
 // Options are what the configuration file does not say: the process's
@@ -226,8 +227,14 @@ func openStore(ctx context.Context, cfg config.Config) (coordination.Store, erro
 			return nil, fmt.Errorf("open store: %w", err)
 		}
 		return st, nil
+	case config.StoragePostgres:
+		st, err := postgres.Open(ctx, cfg.Storage.DSN)
+		if err != nil {
+			return nil, fmt.Errorf("open store: %w", err)
+		}
+		return st, nil
 	default:
-		return nil, fmt.Errorf("open store: PostgreSQL (storage.dsn %s…) is %w; use sqlite:PATH", kind, ErrNotAvailable)
+		return nil, fmt.Errorf("open store: %s is %w; use sqlite:PATH or postgres://…", kind, ErrNotAvailable)
 	}
 }
 
@@ -255,6 +262,9 @@ func (a *App) buildCoordinator(ctx context.Context, clock coordination.Clock) (*
 		o.Measurements, o.CanaryMetrics, o.HealthMetrics = h.Measurements, h.CanaryMetrics, h.HealthMetrics
 		o.CostPerReview, o.Feedback, o.Catalog, o.Sources = h.CostPerReview, h.Feedback, h.Catalog, h.Sources
 		o.LoadTest, o.Scaler = h.LoadTest, h.Scaler
+	}
+	if o.Leader, err = a.newLeader(); err != nil {
+		return nil, err
 	}
 	c, err := coordination.NewLifecycleCoordinator(o)
 	if err != nil {

@@ -169,7 +169,7 @@ func TestNewRefuses(t *testing.T) {
 		is     error
 		msg    string
 	}{
-		{"postgres", func(c *config.Config) { c.Storage.DSN = "postgres://u:p@db/tricycle" }, ErrNotAvailable, "PostgreSQL"},
+		{"unreachable postgres", func(c *config.Config) { c.Storage.DSN = "postgres://u:p@127.0.0.1:1/tricycle" }, nil, "open postgres u@127.0.0.1:1/tricycle"},
 		{"nats", func(c *config.Config) { c.Bus.URL = "nats://127.0.0.1:4222" }, ErrNotAvailable, "NATS"},
 		{"invalid config", func(c *config.Config) { c.Cycle.ShadowPercent = 500 }, nil, "cycle.shadow_percent"},
 		{"memory store without a place for the token", func(c *config.Config) { c.Storage.DSN = "sqlite::memory:" }, nil, "data_dir"},

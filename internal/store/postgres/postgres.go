@@ -208,6 +208,9 @@ func attemptTx(ctx context.Context, conn *pgx.Conn, fn func(ctx context.Context,
 		rollback(ctx, pgTx) // the error that made us roll back is the one to report
 		t.undoAll()
 	}()
+	if err := fence(ctx, t); err != nil {
+		return t.retry || isRetryable(err), fmt.Errorf("fenced transaction: %w", err)
+	}
 	if err := fn(ctx, t); err != nil {
 		return t.retry || isRetryable(err), fmt.Errorf("transaction rolled back: %w", err)
 	}

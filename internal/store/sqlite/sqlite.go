@@ -134,6 +134,9 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx coordi
 			_ = sqlTx.Rollback() // the error that made us roll back is the one to report
 		}
 	}()
+	if err := fence(ctx, sqlTx); err != nil {
+		return fmt.Errorf("fenced transaction: %w", err)
+	}
 	if err := fn(ctx, &tx{reader: reader{q: sqlTx}}); err != nil {
 		return err // the caller's own error: it already says what failed
 	}
