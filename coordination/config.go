@@ -41,6 +41,11 @@ type Config struct {
 	// CanaryMinSamples is the number of canary requests below which a phase's
 	// analysis cannot fail on error rate (it passes as "not enough data").
 	CanaryMinSamples int64 `json:"canary_min_samples" yaml:"canary_min_samples"`
+	// HealthMinRequests is the number of requests in a health window below
+	// which its error rate and p95 latency are not judged (treated as no
+	// data): at night one error among a handful of requests is not a 20%
+	// error rate worth a rollback.
+	HealthMinRequests int64 `json:"health_min_requests" yaml:"health_min_requests"`
 	// CanaryGrace is how long past its due time a phase whose analysis keeps
 	// failing may wait before it is rolled back (default: half the phase).
 	CanaryGrace Duration `json:"canary_grace" yaml:"canary_grace"`
@@ -49,21 +54,22 @@ type Config struct {
 // DefaultConfig returns the design note's values.
 func DefaultConfig() Config {
 	return Config{
-		ShadowPercent:    5,
-		EvaluationMin:    Duration(7 * 24 * time.Hour),
-		EvaluationMax:    Duration(14 * 24 * time.Hour),
-		Phases:           DefaultPhases(),
-		Tolerance:        0.05,
-		Samples:          decision.DefaultSampleConfig(),
-		RollbackWindow:   Duration(7 * 24 * time.Hour),
-		ReviewInterval:   Duration(90 * 24 * time.Hour),
-		Health:           alerting.DefaultConfig(),
-		SLO:              alerting.DefaultObjectives(),
-		SLOWindow:        Duration(30 * 24 * time.Hour),
-		HealthWindow:     Duration(5 * time.Minute),
-		ScaleCooldown:    Duration(5 * time.Minute),
-		MaxReplicas:      10,
-		CanaryMinSamples: 50,
+		ShadowPercent:     5,
+		EvaluationMin:     Duration(7 * 24 * time.Hour),
+		EvaluationMax:     Duration(14 * 24 * time.Hour),
+		Phases:            DefaultPhases(),
+		Tolerance:         0.05,
+		Samples:           decision.DefaultSampleConfig(),
+		RollbackWindow:    Duration(7 * 24 * time.Hour),
+		ReviewInterval:    Duration(90 * 24 * time.Hour),
+		Health:            alerting.DefaultConfig(),
+		SLO:               alerting.DefaultObjectives(),
+		SLOWindow:         Duration(30 * 24 * time.Hour),
+		HealthWindow:      Duration(5 * time.Minute),
+		ScaleCooldown:     Duration(5 * time.Minute),
+		MaxReplicas:       10,
+		CanaryMinSamples:  50,
+		HealthMinRequests: 50,
 	}
 }
 
@@ -114,6 +120,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.CanaryMinSamples == 0 {
 		c.CanaryMinSamples = d.CanaryMinSamples
+	}
+	if c.HealthMinRequests == 0 {
+		c.HealthMinRequests = d.HealthMinRequests
 	}
 	return c
 }

@@ -183,7 +183,7 @@ func (h *HealthMonitor) RunOnce(ctx context.Context) (HealthReport, error) {
 			return rep, fmt.Errorf("health: sample %s: %w", t, err)
 		}
 		h.last[t] = s
-		transitions = append(transitions, h.eval.Eval(now, t, s.Values)...)
+		transitions = append(transitions, h.eval.Eval(now, t, h.judged(s))...)
 	}
 	var fired []alerting.Alert
 	var changed bool
@@ -377,4 +377,20 @@ func (h *HealthMonitor) LastSample(target string) (HealthSample, bool) {
 	defer h.mu.Unlock()
 	s, ok := h.last[target]
 	return s, ok
+}
+
+// judged returns the values of s the alert rules may judge: with a known
+// request count below HealthMinRequests, the error rate and p95 latency are
+// left out (no data: alerts neither fire nor resolve on them).
+func (h *HealthMonitor) judged(s HealthSample) map[string]float64 {
+	if s.Requests <= 0 || s.Requests >= h.c.cfg.HealthMinRequests {
+		return s.Values
+	}
+	out := make(map[string]float64, len(s.Values))
+	for k, v := range s.Values {
+		if k != "error_rate" && k != "latency_p95" {
+			out[k] = v
+		}
+	}
+	return out
 }

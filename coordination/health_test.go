@@ -135,3 +135,29 @@ func TestSLOCompliance(t *testing.T) {
 		t.Errorf("latency SLO %+v", lat)
 	}
 }
+
+// TestFewRequestsAreNotJudged: one error among a handful of requests (a
+// quiet night) is not an error spike; the same rate over enough requests is.
+func TestFewRequestsAreNotJudged(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	quiet := coordination.HealthSample{Values: map[string]float64{"error_rate": 0.25, "latency_p95": 1}, Requests: 4, Errors: 1}
+	b.src.set(func(f *fakeSource) { f.health["production"] = quiet })
+	for range 5 {
+		b.runOnce(t)
+		b.clock.Advance(time.Minute)
+	}
+	if n := b.count(t, coordination.EventMonitoringAlert); n != 0 {
+		t.Fatalf("%d alerts on 4 requests", n)
+	}
+	busy := quiet
+	busy.Requests, busy.Errors = 400, 100
+	b.src.set(func(f *fakeSource) { f.health["production"] = busy })
+	for range 3 {
+		b.runOnce(t)
+		b.clock.Advance(time.Minute)
+	}
+	if n := b.count(t, coordination.EventMonitoringAlert); n == 0 {
+		t.Fatal("no alert on a 25% error rate over 400 requests")
+	}
+}

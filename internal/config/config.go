@@ -161,6 +161,12 @@ type HealthConfig struct {
 	ScaleCooldown Duration `yaml:"scale_cooldown" json:"scale_cooldown"`
 	// MaxReplicas is the ceiling of automatic scale-ups.
 	MaxReplicas int `yaml:"max_replicas" json:"max_replicas"`
+	// MetricsSource selects where the health monitor and the canary
+	// analysis read their metrics: the data plane's own windows (inprocess)
+	// or a Prometheus server.
+	MetricsSource MetricsSourceConfig `yaml:"metrics_source" json:"metrics_source"`
+	// Scaler selects what carries out scale-ups: log, kubernetes or webhook.
+	Scaler ScalerConfig `yaml:"scaler" json:"scaler"`
 }
 
 // Threshold is the warning and critical level of one health metric.
@@ -197,8 +203,10 @@ type LogConfig struct {
 // Default returns the design note's configuration: listen on
 // 127.0.0.1:8080, the SQLite file tricycle.db, the in-process bus, a builtin
 // production variant named baseline, 5% shadow traffic, a 7–14 day
-// evaluation, canary phases 10% 24 h → 50% 48 h → 100% 7 days, and the
-// health table of the design note.
+// evaluation, canary phases 10% 24 h → 50% 48 h → 100% 7 days, the health
+// table of the design note read from the in-process windows (queries to
+// Prometheus, when chosen, time out after 5 s), and a scaler that only logs
+// (webhook requests, when chosen, time out after 10 s).
 func Default() Config {
 	cc := coordination.DefaultConfig()
 	return Config{
@@ -241,6 +249,8 @@ func Default() Config {
 			SLO:           SLOConfig{Window: cc.SLOWindow, Objectives: objectivesFrom(cc.SLO)},
 			ScaleCooldown: cc.ScaleCooldown,
 			MaxReplicas:   cc.MaxReplicas,
+			MetricsSource: defaultMetricsSource(),
+			Scaler:        defaultScaler(),
 		},
 		Log: LogConfig{Level: "info", Format: "text"},
 	}

@@ -102,7 +102,7 @@ func redactURL(s string) string {
 // first bad key.
 func (c Config) Validate() error {
 	checks := []func() error{c.validateServer, c.validateBackends, c.validateVariants,
-		c.validateCycle, c.validateHealth, c.validateMisc}
+		c.validateCycle, c.validateHealth, c.validateMonitoring, c.validateMisc}
 	for _, check := range checks {
 		if err := check(); err != nil {
 			return err

@@ -3,6 +3,12 @@
 // hooks, the V2 gateway and the V1 experiments worker (internal/gateway),
 // and golden probes. It implements app.DataPlane; the CLI passes New to
 // app.Options.DataPlane.
+//
+// The configuration's health section chooses two of the hooks: with
+// health.metrics_source.kind prometheus the health monitor and the canary
+// analysis read Prometheus (internal/promsource) instead of the recorder,
+// and health.scaler picks the scaler of scale-ups (log, the Kubernetes
+// scale subresource or a webhook, internal/scale).
 package dataplane
 
 import (
@@ -20,7 +26,9 @@ import (
 	"github.com/tricyclehq/tricycle/internal/gateway"
 	"github.com/tricyclehq/tricycle/internal/httpapi"
 	"github.com/tricyclehq/tricycle/internal/measure"
+	"github.com/tricyclehq/tricycle/internal/promsource"
 	"github.com/tricyclehq/tricycle/internal/review/golden"
+	"github.com/tricyclehq/tricycle/internal/scale"
 	"github.com/tricyclehq/tricycle/internal/web"
 )
 
@@ -36,18 +44,28 @@ type Options struct {
 	ProbeCases    int
 	// Instance names this replica's bus consumers ("" : generated).
 	Instance string
-	// LookupEnv reads provider API keys; nil means os.LookupEnv.
+	// LookupEnv reads provider API keys and the webhook scaler's secret; nil
+	// means os.LookupEnv.
 	LookupEnv func(string) (string, bool)
+	// KubernetesClient returns the client of the kubernetes scaler; nil
+	// means scale.InClusterClient, which works only inside a pod.
+	KubernetesClient func() (scale.KubernetesClient, error)
+	// CycleMetricsInterval is how often the cycle's gauges (experiments by
+	// state, canary phase and weight, alerts, error budget) are refreshed
+	// (15 seconds).
+	CycleMetricsInterval time.Duration
 }
 
 // Plane is the running data plane.
 type Plane struct {
-	opts Options
-	deps app.Deps
-	log  *slog.Logger
-	rec  *measure.Recorder
-	reg  *gateway.Registry
-	mets *gateway.Metrics
+	opts   Options
+	deps   app.Deps
+	log    *slog.Logger
+	rec    *measure.Recorder
+	reg    *gateway.Registry
+	mets   *gateway.Metrics
+	prom   *promsource.Source  // nil: health and canary metrics from rec
+	scaler coordination.Scaler // non-nil
 
 	mu     sync.Mutex // guards the fields below
 	coord  *coordination.LifecycleCoordinator
@@ -79,6 +97,15 @@ func Build(_ context.Context, deps app.Deps, opts Options) (*Plane, error) {
 	if opts.ProbeCases <= 0 {
 		opts.ProbeCases = 5
 	}
+	if opts.LookupEnv == nil {
+		opts.LookupEnv = os.LookupEnv
+	}
+	if opts.KubernetesClient == nil {
+		opts.KubernetesClient = scale.InClusterClient
+	}
+	if opts.CycleMetricsInterval <= 0 {
+		opts.CycleMetricsInterval = 15 * time.Second
+	}
 	p := &Plane{opts: opts, deps: deps, log: deps.Logger}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
@@ -99,6 +126,12 @@ func Build(_ context.Context, deps app.Deps, opts Options) (*Plane, error) {
 		if p.mets, err = gateway.NewMetrics(deps.Registry); err != nil {
 			return nil, fmt.Errorf("data plane: metrics: %w", err)
 		}
+	}
+	if p.prom, err = newMetricsSource(deps.Config.Health.MetricsSource, clock, p.log); err != nil {
+		return nil, fmt.Errorf("data plane: %w", err)
+	}
+	if p.scaler, err = p.newScaler(deps.Config.Health.Scaler, clock); err != nil {
+		return nil, fmt.Errorf("data plane: %w", err)
 	}
 	return p, nil
 }
@@ -124,10 +157,17 @@ func (p *Plane) activeCanary() string {
 	return r.Canary.RequestID
 }
 
-// Hooks wires the recorder into the coordinator.
+// Hooks wires the recorder into the coordinator, with the health and canary
+// metrics from Prometheus when health.metrics_source says so, and the
+// configured scaler.
 func (p *Plane) Hooks() app.Hooks {
-	return app.Hooks{Measurements: p.rec.Measurements, CanaryMetrics: p.rec.CanaryMetrics,
-		HealthMetrics: p.rec.HealthMetrics, CostPerReview: p.rec.CostPerReview, Feedback: p.rec.Feedback}
+	h := app.Hooks{Measurements: p.rec.Measurements, CanaryMetrics: p.rec.CanaryMetrics,
+		HealthMetrics: p.rec.HealthMetrics, CostPerReview: p.rec.CostPerReview, Feedback: p.rec.Feedback,
+		Scaler: p.scaler}
+	if p.prom != nil {
+		h.HealthMetrics, h.CanaryMetrics = p.prom.HealthMetrics, p.prom.CanaryMetrics
+	}
+	return h
 }
 
 // Mount builds the gateway on the running coordinator and registers the
@@ -297,7 +337,7 @@ func Wire(base app.Options, opts Options) app.Options {
 // publishCycle keeps the cycle's Prometheus gauges (experiments by state,
 // promotion phase and weight, alerts, error budget) current.
 func (p *Plane) publishCycle(ctx context.Context, c *coordination.LifecycleCoordinator, m *measure.Metrics) {
-	t := time.NewTicker(15 * time.Second)
+	t := time.NewTicker(p.opts.CycleMetricsInterval)
 	defer t.Stop()
 	sys := coordination.WithActor(ctx, coordination.SystemActor("metrics"))
 	for {
