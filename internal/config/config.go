@@ -161,6 +161,9 @@ type HealthConfig struct {
 	ScaleCooldown Duration `yaml:"scale_cooldown" json:"scale_cooldown"`
 	// MaxReplicas is the ceiling of automatic scale-ups.
 	MaxReplicas int `yaml:"max_replicas" json:"max_replicas"`
+	// MinRequests is the request count of a window below which its error
+	// rate and p95 latency are not judged.
+	MinRequests int64 `yaml:"min_requests" json:"min_requests"`
 	// MetricsSource selects where the health monitor and the canary
 	// analysis read their metrics: the data plane's own windows (inprocess)
 	// or a Prometheus server.
@@ -249,6 +252,7 @@ func Default() Config {
 			SLO:           SLOConfig{Window: cc.SLOWindow, Objectives: objectivesFrom(cc.SLO)},
 			ScaleCooldown: cc.ScaleCooldown,
 			MaxReplicas:   cc.MaxReplicas,
+			MinRequests:   cc.HealthMinRequests,
 			MetricsSource: defaultMetricsSource(),
 			Scaler:        defaultScaler(),
 		},

@@ -274,6 +274,9 @@ func (c Config) validateHealth() error {
 	if h.ScaleCooldown < 0 {
 		return fieldErr("health.scale_cooldown", "must not be negative, got %s", h.ScaleCooldown)
 	}
+	if h.MinRequests < 1 {
+		return fieldErr("health.min_requests", "must be at least 1, got %d", h.MinRequests)
+	}
 	if h.MaxReplicas < 1 {
 		return fieldErr("health.max_replicas", "must be at least 1, got %d", h.MaxReplicas)
 	}
