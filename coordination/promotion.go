@@ -227,7 +227,15 @@ func (m *PromotionManager) ApprovePromotion(ctx context.Context, requestID, appr
 				return fmt.Errorf("%w: promotion %s is already in %q; only one promotion may be in phases at a time", ErrConflict, o.RequestID, o.State)
 			}
 		}
+		// The canary is compared with, and rolls back to, the release that
+		// serves production now (another promotion may have completed since
+		// this one was requested).
+		rel, err := w.tx.ReleaseActive(ctx)
+		if err != nil {
+			return fmt.Errorf("read production release: %w", err)
+		}
 		from := p.State
+		p.FromReleaseID = rel.ID
 		p.ApprovedAt, p.ApprovedBy = w.now, actor.Name
 		m.enterPhase(p, next, w.now)
 		if err := w.tx.PromotionUpdate(ctx, p); err != nil {

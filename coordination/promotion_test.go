@@ -306,3 +306,38 @@ func TestRestartResumesPhaseTimer(t *testing.T) {
 		t.Errorf("phase.changed events %d, want 2", n)
 	}
 }
+
+// TestApprovalComparesWithTheCurrentRelease: a promotion requested while
+// release A served production, and approved after another promotion made B
+// production, rolls back to B, not to the archived A.
+func TestApprovalComparesWithTheCurrentRelease(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	_, first := b.promoted(t, candidate)
+	other := candidate
+	other.Name, other.Model = "other", "other-model"
+	_, second := b.promoted(t, other)
+	if err := b.c.ApprovePromotion(b.ctx, first.RequestID, "admin"); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		b.clock.Advance(8 * 24 * time.Hour)
+		b.runOnce(t)
+	}
+	relB, err := b.c.Store().ReleaseActive(b.ctx)
+	if err != nil || relB.Variant.Name != "gpt-x" {
+		t.Fatalf("production after the first promotion: %+v %v", relB, err)
+	}
+	if err := b.c.ApprovePromotion(b.ctx, second.RequestID, "admin"); err != nil {
+		t.Fatal(err)
+	}
+	if p := b.promotion(t, second.RequestID); p.FromReleaseID != relB.ID {
+		t.Fatalf("canary compared with release %s, want the current %s", p.FromReleaseID, relB.ID)
+	}
+	if err := b.c.Promotion().Rollback(b.ctx, second.RequestID, "bad"); err != nil {
+		t.Fatal(err)
+	}
+	if rel, _ := b.c.Store().ReleaseActive(b.ctx); rel.ID != relB.ID {
+		t.Fatalf("production after rollback is %s, want %s", rel.ID, relB.ID)
+	}
+}

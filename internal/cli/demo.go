@@ -17,7 +17,7 @@ import (
 )
 
 // defaultDemoPace is the wall time the demo sleeps per simulated step: the
-// whole story then takes about half a minute.
+// whole story then takes well under a minute.
 const defaultDemoPace = 6 * time.Millisecond
 
 func (r *runner) demoCommand() *cobra.Command {
@@ -53,7 +53,7 @@ until interrupted.`,
 	f.BoolVar(&serve, "serve", false, "keep the dashboard and API up afterwards until interrupted")
 	f.StringVar(&addr, "addr", "127.0.0.1:8080", "listen address with --serve")
 	f.Int64Var(&seed, "seed", 1, "seed of the synthetic traffic")
-	f.BoolVar(&fast, "fast", false, "no pacing and coarser steps: the same stories in about a second")
+	f.BoolVar(&fast, "fast", false, "no pacing and hourly cycle passes: the same stories in a few seconds")
 	return cmd
 }
 

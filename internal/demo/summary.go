@@ -77,6 +77,9 @@ func (s *script) summary(ctx context.Context) error {
 		firing = append(firing, a.ID+" "+string(a.State))
 	}
 	s.tl.text("alerts: %s; SLO compliant=%t (error budget %.0f%% left)", dash(strings.Join(firing, ", ")), slo.Compliant, 100*slo.BudgetRemaining)
+	ws := s.dp.worker.Stats()
+	s.tl.text("data plane: the gateway answered %d reviews (%d by canaries); the experiments worker ran %d shadow copies (%d failed)",
+		s.dp.served, s.dp.canary, ws.Done+ws.Failed, ws.Failed)
 	s.tl.text("events published: %d; audit log: %d entries, chain verified=%t", s.tl.total(), audit.Entries, audit.OK)
 	if !audit.OK {
 		return fmt.Errorf("summary: the audit chain does not verify at entry %d: %s", audit.FirstBadSeq, audit.Reason)
