@@ -19,6 +19,16 @@
 // Options.DataPlane plugs in the review data plane: it feeds the
 // coordinator's measurement hooks and mounts its routes on the API.
 // Options.Dashboard serves the web dashboard at /.
+//
+// # Roles
+//
+// Options.Role splits the server into processes of one binary (see Role):
+// gateways serving reviews, experiments workers and coordinators, meeting
+// through a shared store and NATS JetStream. CheckRole says which stores and
+// buses a role runs on. A gateway or experiments process builds the
+// coordinator only to read routing and tokens from the store; it never
+// starts its loops, its outbox relay or its event stream, and serves only
+// its own routes.
 package app
 
 import (
@@ -44,8 +54,8 @@ import (
 	"github.com/tricyclehq/tricycle/internal/store/sqlite"
 )
 
-// ErrNotAvailable means the configuration selects a backend this build does
-// not include yet (NATS).
+// ErrNotAvailable means the configuration selects a store this build does
+// not include.
 var ErrNotAvailable = errors.New("not available in this build yet")
 
 // Options are what the configuration file does not say: the process's
@@ -64,6 +74,11 @@ type Options struct {
 	// Dashboard builds the handler served at / and every path outside the
 	// API (nil: a JSON 404).
 	Dashboard func(c *coordination.LifecycleCoordinator) (http.Handler, error)
+	// Role is what this process runs ("" is RoleAll).
+	Role Role
+	// LookupEnv reads EnvInstance, EnvLeaderTTL and the NATS variables; nil
+	// means os.LookupEnv.
+	LookupEnv func(string) (string, bool)
 }
 
 // Deps are what the data plane is built from.
@@ -74,6 +89,14 @@ type Deps struct {
 	Registry prometheus.Registerer
 	Logger   *slog.Logger
 	Clock    coordination.Clock
+	// Role is what this process runs (never "").
+	Role Role
+	// Instance is this replica's unique name, for its bus consumers.
+	Instance string
+	// Acting reports whether this process is the acting coordinator and
+	// under which lease epoch; nil means it always acts (a store without
+	// leases). Work that only the acting coordinator may do checks it.
+	Acting func() (epoch int64, ok bool)
 }
 
 // DataPlane is the review data plane as the daemon sees it.
@@ -117,6 +140,10 @@ type App struct {
 	reg   *prometheus.Registry
 	srv   *http.Server
 	ln    net.Listener
+	role  Role
+	inst  string
+	lead  coordination.Leader // nil: no lease (in-memory store, or a role without the coordinator)
+	env   func(string) (string, bool)
 
 	adminTokenFile string
 	ready          atomic.Bool   // serving and coordinator started
@@ -133,7 +160,18 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("configuration: %w", err)
 	}
-	a := &App{cfg: cfg, log: opts.Logger, out: opts.Stdout, readyCh: make(chan struct{})}
+	a := &App{cfg: cfg, log: opts.Logger, out: opts.Stdout, readyCh: make(chan struct{}), env: opts.LookupEnv}
+	if a.env == nil {
+		a.env = os.LookupEnv
+	}
+	var err error
+	if a.role, err = ParseRole(string(opts.Role)); err != nil {
+		return nil, err
+	}
+	if err := CheckRole(cfg, a.role); err != nil {
+		return nil, err
+	}
+	a.inst = InstanceName(a.env)
 	if a.log == nil {
 		a.log = NewLogger(cfg.Log, os.Stderr)
 	}
@@ -151,7 +189,7 @@ func (a *App) open(ctx context.Context, opts Options) (err error) {
 	if a.store, err = openStore(ctx, cfg); err != nil {
 		return err
 	}
-	if a.bus, err = openBus(cfg, a.log); err != nil {
+	if a.bus, err = openBus(ctx, cfg, a.log, a.inst, a.env); err != nil {
 		return err
 	}
 	a.reg = prometheus.NewRegistry()
@@ -161,9 +199,18 @@ func (a *App) open(ctx context.Context, opts Options) (err error) {
 	if err := a.reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})); err != nil {
 		return fmt.Errorf("register process metrics: %w", err)
 	}
+	if a.role.RunsCoordinator() {
+		if a.lead, err = a.newLeader(); err != nil {
+			return err
+		}
+	}
 	if opts.DataPlane != nil {
-		if a.dp, err = opts.DataPlane(ctx, Deps{Config: cfg, Store: a.store, Bus: a.bus, Registry: a.reg,
-			Logger: a.log, Clock: opts.Clock}); err != nil {
+		deps := Deps{Config: cfg, Store: a.store, Bus: a.bus, Registry: a.reg,
+			Logger: a.log, Clock: opts.Clock, Role: a.role, Instance: a.inst}
+		if a.lead != nil {
+			deps.Acting = a.lead.Acting
+		}
+		if a.dp, err = opts.DataPlane(ctx, deps); err != nil {
 			return fmt.Errorf("data plane: %w", err)
 		}
 	}
@@ -174,7 +221,7 @@ func (a *App) open(ctx context.Context, opts Options) (err error) {
 		return err
 	}
 	var fallback http.Handler
-	if opts.Dashboard != nil {
+	if opts.Dashboard != nil && a.role.RunsCoordinator() {
 		if fallback, err = opts.Dashboard(a.coord); err != nil {
 			return fmt.Errorf("dashboard: %w", err)
 		}
@@ -198,7 +245,7 @@ func (a *App) open(ctx context.Context, opts Options) (err error) {
 	}
 	s := cfg.Server
 	a.srv = &http.Server{
-		Handler:           a.api.Handler(),
+		Handler:           roleHandler(a.role, a.api.Handler()),
 		ReadHeaderTimeout: s.ReadHeaderTimeout.D(),
 		ReadTimeout:       s.ReadTimeout.D(),
 		WriteTimeout:      s.WriteTimeout.D(),
@@ -238,18 +285,6 @@ func openStore(ctx context.Context, cfg config.Config) (coordination.Store, erro
 	}
 }
 
-// openBus opens the bus the URL names.
-func openBus(cfg config.Config, log *slog.Logger) (coordination.Bus, error) {
-	kind, err := cfg.Bus.BusKind()
-	if err != nil {
-		return nil, err
-	}
-	if kind != config.BusMemory {
-		return nil, fmt.Errorf("open bus: NATS JetStream (bus.url nats://…) is %w; use memory", ErrNotAvailable)
-	}
-	return coordination.NewMemoryBus(coordination.MemoryBusOptions{Logger: log}), nil
-}
-
 func (a *App) buildCoordinator(ctx context.Context, clock coordination.Clock) (*coordination.LifecycleCoordinator, error) {
 	prod, err := a.cfg.ProductionVariant()
 	if err != nil {
@@ -263,9 +298,7 @@ func (a *App) buildCoordinator(ctx context.Context, clock coordination.Clock) (*
 		o.CostPerReview, o.Feedback, o.Catalog, o.Sources = h.CostPerReview, h.Feedback, h.Catalog, h.Sources
 		o.LoadTest, o.Scaler = h.LoadTest, h.Scaler
 	}
-	if o.Leader, err = a.newLeader(); err != nil {
-		return nil, err
-	}
+	o.Leader = a.lead
 	c, err := coordination.NewLifecycleCoordinator(o)
 	if err != nil {
 		return nil, fmt.Errorf("build coordinator: %w", err)
@@ -285,6 +318,12 @@ func (a *App) Coordinator() *coordination.LifecycleCoordinator { return a.coord 
 
 // API returns the HTTP API server (to mount more routes before Run).
 func (a *App) API() *httpapi.Server { return a.api }
+
+// Role returns what this process runs.
+func (a *App) Role() Role { return a.role }
+
+// Instance returns this replica's name (EnvInstance, or host name and pid).
+func (a *App) Instance() string { return a.inst }
 
 // Registry returns the Prometheus registry served at /metrics.
 func (a *App) Registry() *prometheus.Registry { return a.reg }

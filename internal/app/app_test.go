@@ -170,7 +170,8 @@ func TestNewRefuses(t *testing.T) {
 		msg    string
 	}{
 		{"unreachable postgres", func(c *config.Config) { c.Storage.DSN = "postgres://u:p@127.0.0.1:1/tricycle" }, nil, "open postgres u@127.0.0.1:1/tricycle"},
-		{"nats", func(c *config.Config) { c.Bus.URL = "nats://127.0.0.1:4222" }, ErrNotAvailable, "NATS"},
+		{"unreachable nats", func(c *config.Config) { c.Bus.URL = "nats://127.0.0.1:1" }, nil, "open bus nats://127.0.0.1:1"},
+		{"gateway on the in-process bus", func(c *config.Config) { c.Bus.URL = "memory"; c.Cycle.PollInterval = config.Duration(2 * time.Hour) }, coordination.ErrInvalidInput, "NATS"},
 		{"invalid config", func(c *config.Config) { c.Cycle.ShadowPercent = 500 }, nil, "cycle.shadow_percent"},
 		{"memory store without a place for the token", func(c *config.Config) { c.Storage.DSN = "sqlite::memory:" }, nil, "data_dir"},
 		{"address in use", nil, nil, "listen"},
@@ -185,7 +186,11 @@ func TestNewRefuses(t *testing.T) {
 				busy := newApp(t, testConfig(t), Options{})
 				cfg.Server.Addr = busy.Addr()
 			}
-			a, err := New(context.Background(), cfg, Options{Logger: quietLogger()})
+			var role Role
+			if strings.HasPrefix(tt.name, "gateway") {
+				role = RoleGateway
+			}
+			a, err := New(context.Background(), cfg, Options{Logger: quietLogger(), Role: role})
 			if err == nil {
 				_ = a.Close()
 				t.Fatal("New succeeded")

@@ -2,7 +2,6 @@ package app
 
 import (
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -46,7 +45,7 @@ func (a *App) newLeader() (coordination.Leader, error) {
 	default:
 		return nil, nil
 	}
-	ttl, err := leaderTTL(os.LookupEnv)
+	ttl, err := leaderTTL(a.env)
 	if err != nil {
 		return nil, err
 	}

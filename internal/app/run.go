@@ -29,11 +29,13 @@ func (a *App) Run(ctx context.Context) error {
 	// The coordinator's loops must outlive ctx until the HTTP server has
 	// drained: shutdown stops them itself, in order.
 	bg := context.WithoutCancel(ctx)
-	if err := a.api.Start(bg); err != nil {
-		return errors.Join(err, a.Close())
-	}
-	if err := a.coord.Start(bg); err != nil {
-		return errors.Join(fmt.Errorf("start coordinator: %w", err), a.Close())
+	if a.role.RunsCoordinator() {
+		if err := a.api.Start(bg); err != nil {
+			return errors.Join(err, a.Close())
+		}
+		if err := a.coord.Start(bg); err != nil {
+			return errors.Join(fmt.Errorf("start coordinator: %w", err), a.Close())
+		}
 	}
 	if a.dp != nil {
 		if err := a.dp.Start(bg); err != nil {
@@ -44,7 +46,7 @@ func (a *App) Run(ctx context.Context) error {
 	go func() { serveErr <- a.srv.Serve(a.ln) }()
 	a.ready.Store(true)
 	close(a.readyCh)
-	a.log.Info("serving", "addr", a.Addr(), "store", a.cfg.Storage.DSN, "bus", a.cfg.Bus.URL)
+	a.log.Info("serving", "addr", a.Addr(), "role", a.role, "instance", a.inst, "bus", a.cfg.Bus.URL)
 
 	var cause error
 	select {
@@ -117,7 +119,7 @@ func (a *App) mountOps() error {
 			Response: HealthStatus{}, Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 				httpapi.WriteJSON(w, http.StatusOK, HealthStatus{Status: "ok"})
 			})},
-		{Method: http.MethodGet, Path: "/readyz", Public: true, Summary: "Readiness: the store is reachable and the coordinator started",
+		{Method: http.MethodGet, Path: "/readyz", Public: true, Summary: "Readiness: the store is reachable and the process's role started",
 			Response: HealthStatus{}, Handler: http.HandlerFunc(a.readyz)},
 		{Method: http.MethodGet, Path: "/metrics", Public: true, Summary: "Prometheus metrics",
 			Handler: metrics},
@@ -131,9 +133,13 @@ func (a *App) mountOps() error {
 }
 
 func (a *App) readyz(w http.ResponseWriter, r *http.Request) {
-	st := HealthStatus{Status: "ready", Checks: map[string]string{"coordinator": "started", "store": "ok"}}
+	part := "coordinator"
+	if !a.role.RunsCoordinator() {
+		part = string(a.role)
+	}
+	st := HealthStatus{Status: "ready", Checks: map[string]string{part: "started", "store": "ok"}}
 	if !a.ready.Load() {
-		st.Status, st.Checks["coordinator"] = "not_ready", "not started"
+		st.Status, st.Checks[part] = "not_ready", "not started"
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 	defer cancel()

@@ -15,14 +15,6 @@ import (
 	"github.com/tricyclehq/tricycle/internal/dataplane"
 )
 
-// Roles of `tricycle serve`.
-const (
-	roleAll         = "all"
-	roleGateway     = "gateway"
-	roleExperiments = "experiments"
-	roleCoordinator = "coordinator"
-)
-
 // serveFlags are the flags of `serve` that override the configuration.
 type serveFlags struct {
 	config, addr, db, bus, dataDir, role string
@@ -40,14 +32,24 @@ before). Without a file the embedded defaults hold: a SQLite store
 
 On the first start of an empty store the first admin token is created: the value
 of TRICYCLE_ADMIN_TOKEN when set, else a generated one written to admin.token
-(mode 0600) beside the SQLite file or in --data-dir.`,
+(mode 0600) beside the SQLite file or in --data-dir.
+
+--role splits the server into processes of this one binary: gateway (the
+review routes, /healthz, /readyz, /metrics), experiments (the shadow worker),
+coordinator (the cycle's loops under the leader lease, the outbox relay, the
+admin API and the dashboard). The split roles meet through the store and NATS
+JetStream: they need --bus nats://… and PostgreSQL (or a SQLite file on one
+host). TRICYCLE_INSTANCE names the replica (default host name and pid);
+TRICYCLE_NATS_STREAM and TRICYCLE_NATS_SUBJECT_PREFIX pick the JetStream
+stream and subjects (default TRICYCLE and tricycle).`,
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := resolveConfig(cmd, *f, r.env.LookupEnv)
 			if err != nil {
 				return err
 			}
-			return r.serve(cmd.Context(), cfg, dataplane.Wire(app.Options{}, dataplane.Options{}))
+			opts := dataplane.Wire(app.Options{Role: app.Role(f.role), LookupEnv: r.env.LookupEnv}, dataplane.Options{})
+			return r.serve(cmd.Context(), cfg, opts)
 		},
 	}
 	f = bindServeFlags(cmd)
@@ -63,18 +65,15 @@ func bindServeFlags(cmd *cobra.Command) *serveFlags {
 	fl.StringVar(&f.db, "db", "", "store: sqlite:PATH or postgres://… (default sqlite:tricycle.db)")
 	fl.StringVar(&f.bus, "bus", "", "event bus: memory or nats://… (default memory)")
 	fl.StringVar(&f.dataDir, "data-dir", "", "directory for the server's files (default: beside the SQLite file)")
-	fl.StringVar(&f.role, "role", roleAll, "what this process runs: all, gateway, experiments or coordinator")
+	fl.StringVar(&f.role, "role", string(app.RoleAll), "what this process runs: all, gateway, experiments or coordinator")
 	return f
 }
 
 // resolveConfig builds the configuration: defaults < file < TRICYCLE_*
 // environment < flags, and validates it.
 func resolveConfig(cmd *cobra.Command, f serveFlags, lookup func(string) (string, bool)) (config.Config, error) {
-	switch f.role {
-	case roleAll:
-	case roleGateway, roleExperiments, roleCoordinator:
-		return config.Config{}, fmt.Errorf("--role %s is not available in this build yet; run every role in one process with --role all", f.role)
-	default:
+	role, err := app.ParseRole(f.role)
+	if err != nil {
 		return config.Config{}, usagef("--role %q: want all, gateway, experiments or coordinator", f.role)
 	}
 	path := f.config
@@ -85,12 +84,11 @@ func resolveConfig(cmd *cobra.Command, f serveFlags, lookup func(string) (string
 	}
 	cfg := config.Default()
 	if path != "" {
-		var err error
 		if cfg, err = config.Load(path); err != nil {
 			return config.Config{}, err
 		}
 	}
-	cfg, err := config.ApplyEnv(cfg, lookup)
+	cfg, err = config.ApplyEnv(cfg, lookup)
 	if err != nil {
 		return config.Config{}, err
 	}
@@ -105,6 +103,9 @@ func resolveConfig(cmd *cobra.Command, f serveFlags, lookup func(string) (string
 	set("data-dir", &cfg.DataDir, f.dataDir)
 	if err := cfg.Validate(); err != nil {
 		return config.Config{}, fmt.Errorf("configuration: %w", err)
+	}
+	if err := app.CheckRole(cfg, role); err != nil {
+		return config.Config{}, fmt.Errorf("--role %s: %w", role, err)
 	}
 	return cfg, nil
 }
@@ -121,8 +122,8 @@ func (r *runner) serve(ctx context.Context, cfg config.Config, opts app.Options)
 		return err
 	}
 	w := r.env.Stdout
-	fmt.Fprintf(w, "tricycle %s serving on http://%s (API /api/v1, metrics /metrics, store %s, bus %s)\n",
-		Version(), a.Addr(), redactDSN(cfg.Storage.DSN), cfg.Bus.URL)
+	fmt.Fprintf(w, "tricycle %s serving on http://%s (role %s, instance %s, API /api/v1, metrics /metrics, store %s, bus %s)\n",
+		Version(), a.Addr(), a.Role(), a.Instance(), redactDSN(cfg.Storage.DSN), cfg.Bus.URL)
 	tokenFile := a.AdminTokenFile() // app.New has said where it wrote a new token
 	switch {
 	case tokenFile != "":

@@ -44,7 +44,11 @@ func TestResolveConfigPrecedence(t *testing.T) {
 		{name: "missing file", args: []string{"--config", filepath.Join(dir, "none.yaml")}, err: "none.yaml"},
 		{name: "bad env value", env: map[string]string{"TRICYCLE_CYCLE_SHADOW_PERCENT": "lots"}, err: "TRICYCLE_CYCLE_SHADOW_PERCENT"},
 		{name: "bad bus", args: []string{"--bus", "carrier-pigeon"}, err: "bus"},
-		{name: "role not built yet", args: []string{"--role", "gateway"}, err: "not available in this build yet"},
+		{name: "gateway needs NATS", args: []string{"--role", "gateway"}, err: "nats://"},
+		{name: "coordinator refuses an in-memory store", args: []string{"--role", "coordinator", "--bus", "nats://127.0.0.1:4222",
+			"--db", "sqlite::memory:", "--data-dir", dir}, err: "in-memory store"},
+		{name: "experiments on PostgreSQL and NATS", args: []string{"--role", "experiments", "--bus", "nats://127.0.0.1:4222",
+			"--db", "postgres://u@127.0.0.1:5432/t"}, addr: "127.0.0.1:8080", dsn: "postgres://u@127.0.0.1:5432/t"},
 		{name: "unknown role", args: []string{"--role", "janitor"}, err: "janitor"},
 	}
 	for _, tt := range tests {

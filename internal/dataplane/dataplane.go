@@ -1,14 +1,3 @@
-// Package dataplane composes the review data plane of `tricycle serve`: the
-// measurement recorder (internal/measure) that feeds the coordinator's
-// hooks, the V2 gateway and the V1 experiments worker (internal/gateway),
-// and golden probes. It implements app.DataPlane; the CLI passes New to
-// app.Options.DataPlane.
-//
-// The configuration's health section chooses two of the hooks: with
-// health.metrics_source.kind prometheus the health monitor and the canary
-// analysis read Prometheus (internal/promsource) instead of the recorder,
-// and health.scaler picks the scaler of scale-ups (log, the Kubernetes
-// scale subresource or a webhook, internal/scale).
 package dataplane
 
 import (
@@ -42,7 +31,8 @@ type Options struct {
 	// cases one run replays (5).
 	ProbeInterval time.Duration
 	ProbeCases    int
-	// Instance names this replica's bus consumers ("" : generated).
+	// Instance names this replica's bus consumers ("": the server's
+	// instance name, app.Deps.Instance).
 	Instance string
 	// LookupEnv reads provider API keys and the webhook scaler's secret; nil
 	// means os.LookupEnv.
@@ -66,12 +56,15 @@ type Plane struct {
 	mets   *gateway.Metrics
 	prom   *promsource.Source  // nil: health and canary metrics from rec
 	scaler coordination.Scaler // non-nil
+	role   app.Role            // never ""
+	fwd    *forwarder          // non-nil in the gateway and experiments roles
 
 	mu     sync.Mutex // guards the fields below
 	coord  *coordination.LifecycleCoordinator
 	gw     *gateway.Gateway
 	worker *gateway.Worker
 	prober *gateway.Prober
+	sub    coordination.Subscription // the coordinator role's outcome intake
 	cancel context.CancelFunc
 	done   []chan struct{}
 }
@@ -106,18 +99,34 @@ func Build(_ context.Context, deps app.Deps, opts Options) (*Plane, error) {
 	if opts.CycleMetricsInterval <= 0 {
 		opts.CycleMetricsInterval = 15 * time.Second
 	}
-	p := &Plane{opts: opts, deps: deps, log: deps.Logger}
+	if opts.Instance == "" {
+		opts.Instance = deps.Instance
+	}
+	p := &Plane{opts: opts, deps: deps, log: deps.Logger, role: deps.Role}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
+	}
+	if p.role == "" {
+		p.role = app.RoleAll
 	}
 	clock := deps.Clock
 	if clock == nil {
 		clock = coordination.RealClock()
 	}
 	var err error
-	if p.rec, err = measure.New(deps.Store, clock, deps.Registry, measure.Options{
+	if p.rec, err = measure.New(recorderStore(deps, p.role), clock, deps.Registry, measure.Options{
 		Logger: p.log, ActiveCanary: p.activeCanary}); err != nil {
 		return nil, fmt.Errorf("data plane: recorder: %w", err)
+	}
+	if p.role == app.RoleGateway || p.role == app.RoleExperiments {
+		if deps.Bus == nil {
+			return nil, fmt.Errorf("data plane: role %s: %w: no bus to forward outcomes on", p.role, coordination.ErrInvalidInput)
+		}
+		inst := opts.Instance
+		if inst == "" {
+			inst = coordination.NewID(string(p.role), clock.Now())
+		}
+		p.fwd = newForwarder(p.rec, deps.Bus, clock, p.log, inst)
 	}
 	if p.reg, err = gateway.NewRegistry(gateway.RegistryOptions{Variants: deps.Config.Variants, LookupEnv: opts.LookupEnv}); err != nil {
 		return nil, fmt.Errorf("data plane: variants: %w", err)
@@ -134,6 +143,32 @@ func Build(_ context.Context, deps app.Deps, opts Options) (*Plane, error) {
 		return nil, fmt.Errorf("data plane: %w", err)
 	}
 	return p, nil
+}
+
+// recorderStore is the store the recorder persists through for role (see
+// the package comment, Measurements across processes).
+func recorderStore(deps app.Deps, role app.Role) coordination.Store {
+	switch {
+	case role == app.RoleGateway || role == app.RoleExperiments:
+		return localStore{deps.Store}
+	case role == app.RoleCoordinator && deps.Acting != nil:
+		return actingStore{Store: deps.Store, acting: deps.Acting}
+	default:
+		return deps.Store
+	}
+}
+
+// Role returns the role the plane runs in.
+func (p *Plane) Role() app.Role { return p.role }
+
+// ForwardDropped returns how many outcomes a gateway or experiments process
+// dropped because the bus could not take them for too long (0 in the
+// other roles).
+func (p *Plane) ForwardDropped() int64 {
+	if p.fwd == nil {
+		return 0
+	}
+	return p.fwd.Dropped()
 }
 
 // Recorder returns the measurement recorder.
@@ -170,28 +205,45 @@ func (p *Plane) Hooks() app.Hooks {
 	return h
 }
 
-// Mount builds the gateway on the running coordinator and registers the
-// review and chat-completion routes on the API.
+// Mount builds what the role runs on the coordinator (the gateway, the
+// worker, the prober) and registers the review and chat-completion routes
+// on the API when the role serves reviews.
 func (p *Plane) Mount(api *httpapi.Server) error {
 	c := api.Coordinator()
 	p.mu.Lock()
 	p.coord = c
 	p.mu.Unlock()
 	clock := c.Clock()
-	gw, err := gateway.New(gateway.Options{Routing: c.Routing, Registry: p.reg, Recorder: p.rec, Bus: p.deps.Bus,
-		Clock: clock, Logger: p.log, Metrics: p.mets, Instance: p.opts.Instance})
-	if err != nil {
-		return fmt.Errorf("data plane: gateway: %w", err)
+	var rec gateway.Recorder = p.rec
+	if p.fwd != nil {
+		rec = p.fwd
 	}
-	worker, err := gateway.NewWorker(gateway.WorkerOptions{Bus: p.deps.Bus, Routing: c.Routing, Registry: p.reg,
-		Recorder: p.rec, Clock: clock, Logger: p.log, Metrics: p.mets,
-		Processed: c.Store().ConsumerMarkProcessed,
-		Spent:     func(_ context.Context, id string) (float64, error) { return p.rec.Spent(id), nil },
-		Instance:  p.opts.Instance})
-	if err != nil {
-		return fmt.Errorf("data plane: worker: %w", err)
+	var gw *gateway.Gateway
+	var worker *gateway.Worker
+	var err error
+	if p.role.ServesReviews() {
+		if gw, err = gateway.New(gateway.Options{Routing: c.Routing, Registry: p.reg, Recorder: rec, Bus: p.deps.Bus,
+			Clock: clock, Logger: p.log, Metrics: p.mets, Instance: p.opts.Instance}); err != nil {
+			return fmt.Errorf("data plane: gateway: %w", err)
+		}
+	}
+	if p.role.RunsWorker() {
+		if worker, err = gateway.NewWorker(gateway.WorkerOptions{Bus: p.deps.Bus, Routing: c.Routing, Registry: p.reg,
+			Recorder: rec, Clock: clock, Logger: p.log, Metrics: p.mets,
+			Processed: c.Store().ConsumerMarkProcessed,
+			Spent:     func(_ context.Context, id string) (float64, error) { return p.rec.Spent(id), nil },
+			Instance:  p.opts.Instance}); err != nil {
+			return fmt.Errorf("data plane: worker: %w", err)
+		}
 	}
 	var prober *gateway.Prober
+	if gw == nil {
+		// No gateway in this role: nothing to probe, no routes to mount.
+		p.mu.Lock()
+		p.worker = worker
+		p.mu.Unlock()
+		return nil
+	}
 	if cases, err := golden.Load(p.opts.ProbesDir); err == nil && len(cases) > 0 {
 		if prober, err = gateway.NewProber(gw, gateway.ProberOptions{Cases: cases, N: p.opts.ProbeCases, Seed: 1}); err != nil {
 			return fmt.Errorf("data plane: prober: %w", err)
@@ -213,16 +265,29 @@ func (p *Plane) Mount(api *httpapi.Server) error {
 	return nil
 }
 
-// Start loads persisted measurements and starts the recorder, the gateway,
-// the worker and the prober.
+// Start loads persisted measurements and starts what the role runs: the
+// recorder, the gateway, the worker, the prober, the outcome forwarder (a
+// gateway or experiments process) or the outcome intake (a coordinator).
 func (p *Plane) Start(ctx context.Context) error {
-	if err := p.rec.Load(ctx); err != nil {
-		p.log.Error("load persisted measurements", "err", err)
+	if p.role.RunsCoordinator() {
+		if err := p.rec.Load(ctx); err != nil {
+			p.log.Error("load persisted measurements", "err", err)
+		}
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.gw == nil {
+	if p.coord == nil {
 		return errors.New("data plane: start before mount")
+	}
+	if p.role == app.RoleCoordinator {
+		// Every coordinator records every forwarded outcome under its own
+		// private consumer (a shared one would split them), from now on.
+		sub, err := p.deps.Bus.Subscribe(ctx, coordination.SubscribeOptions{Types: []string{EventOutcomesRecorded}},
+			newIntake(p.rec, p.log).handle)
+		if err != nil {
+			return fmt.Errorf("data plane: subscribe to forwarded outcomes: %w", err)
+		}
+		p.sub = sub
 	}
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	p.cancel = cancel
@@ -231,15 +296,22 @@ func (p *Plane) Start(ctx context.Context) error {
 			p.log.Error("measurement recorder stopped", "err", err)
 		}
 	})
-	if err := p.gw.Start(rctx); err != nil {
-		cancel()
-		return fmt.Errorf("data plane: start gateway: %w", err)
+	if p.fwd != nil {
+		p.spawn(func() { p.fwd.run(rctx) })
 	}
-	if err := p.worker.Start(rctx); err != nil {
-		cancel()
-		return fmt.Errorf("data plane: start worker: %w", err)
+	if p.gw != nil {
+		if err := p.gw.Start(rctx); err != nil {
+			cancel()
+			return fmt.Errorf("data plane: start gateway: %w", err)
+		}
 	}
-	if m := p.rec.Metrics(); m != nil {
+	if p.worker != nil {
+		if err := p.worker.Start(rctx); err != nil {
+			cancel()
+			return fmt.Errorf("data plane: start worker: %w", err)
+		}
+	}
+	if m := p.rec.Metrics(); m != nil && p.role.RunsCoordinator() {
 		c := p.coord
 		p.spawn(func() { p.publishCycle(rctx, c, m) })
 	}
@@ -262,12 +334,13 @@ func (p *Plane) spawn(fn func()) {
 	}()
 }
 
-// Stop stops the worker and the gateway, then the recorder (which flushes
-// its buckets to the store).
+// Stop stops the worker and the gateway, publishes the outcomes still to
+// forward, stops the outcome intake, then the recorder (which flushes its
+// buckets to the store).
 func (p *Plane) Stop(ctx context.Context) error {
 	p.mu.Lock()
-	gw, worker, cancel, done := p.gw, p.worker, p.cancel, p.done
-	p.cancel, p.done = nil, nil
+	gw, worker, cancel, done, sub := p.gw, p.worker, p.cancel, p.done, p.sub
+	p.cancel, p.done, p.sub = nil, nil, nil
 	p.mu.Unlock()
 	var errs []error
 	if worker != nil {
@@ -275,6 +348,14 @@ func (p *Plane) Stop(ctx context.Context) error {
 	}
 	if gw != nil {
 		errs = append(errs, gw.Stop(ctx))
+	}
+	if p.fwd != nil {
+		if err := p.fwd.flush(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("data plane: forward the last outcomes: %w", err))
+		}
+	}
+	if sub != nil {
+		errs = append(errs, sub.Close())
 	}
 	if cancel != nil {
 		cancel()
@@ -358,10 +439,17 @@ func (p *Plane) publishCycle(ctx context.Context, c *coordination.LifecycleCoord
 // instead of waiting for the next event or periodic refresh.
 func (p *Plane) Refresh(ctx context.Context) error {
 	p.mu.Lock()
-	gw, worker := p.gw, p.worker
+	gw, worker, c := p.gw, p.worker, p.coord
 	p.mu.Unlock()
-	if gw == nil {
+	if c == nil {
 		return errors.New("data plane: refresh before mount")
 	}
-	return errors.Join(gw.Refresh(ctx), worker.Refresh(ctx))
+	var errs []error
+	if gw != nil {
+		errs = append(errs, gw.Refresh(ctx))
+	}
+	if worker != nil {
+		errs = append(errs, worker.Refresh(ctx))
+	}
+	return errors.Join(errs...)
 }
