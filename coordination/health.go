@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tricyclehq/tricycle/coordination/alerting"
+	"github.com/tricyclehq/tricycle/internal/stats"
 )
 
 // Alert is a health alert (inactive → pending → firing → resolved).
@@ -379,18 +380,37 @@ func (h *HealthMonitor) LastSample(target string) (HealthSample, bool) {
 	return s, ok
 }
 
-// judged returns the values of s the alert rules may judge: with a known
-// request count below HealthMinRequests, the error rate and p95 latency are
-// left out (no data: alerts neither fire nor resolve on them).
+// judged returns the values of s the alert rules judge (see HealthValues).
 func (h *HealthMonitor) judged(s HealthSample) map[string]float64 {
-	if s.Requests <= 0 || s.Requests >= h.c.cfg.HealthMinRequests {
+	return HealthValues(s, h.c.cfg.HealthMinRequests, h.c.cfg.Samples.Confidence)
+}
+
+// HealthValues returns the values of a health sample that the alert rules
+// judge. With a known request count:
+//   - below minRequests, the error rate and p95 latency are left out (no
+//     data: alerts neither fire nor resolve on them) — at night one error
+//     among a handful of requests is not an error spike;
+//   - otherwise the error rate is the lower end of its two-sided confidence
+//     interval at the given confidence (Wilson), so an alert fires only when
+//     the window shows the rate above the threshold, not when sampling noise
+//     at a few hundred requests does.
+//
+// Without a request count the values are used as they are.
+func HealthValues(s HealthSample, minRequests int64, confidence float64) map[string]float64 {
+	if s.Requests <= 0 {
 		return s.Values
 	}
 	out := make(map[string]float64, len(s.Values))
 	for k, v := range s.Values {
-		if k != "error_rate" && k != "latency_p95" {
-			out[k] = v
-		}
+		out[k] = v
+	}
+	if s.Requests < minRequests {
+		delete(out, "error_rate")
+		delete(out, "latency_p95")
+		return out
+	}
+	if _, ok := out["error_rate"]; ok && s.Errors >= 0 && s.Errors <= s.Requests {
+		out["error_rate"] = stats.FixedHorizonProportionCI(s.Errors, s.Requests, 1-confidence).Low
 	}
 	return out
 }

@@ -9,7 +9,7 @@ import (
 
 func sample(errRate, p95 float64) coordination.HealthSample {
 	return coordination.HealthSample{Values: map[string]float64{"error_rate": errRate, "latency_p95": p95},
-		Requests: 10000, Errors: int64(errRate * 10000), LatencyP95: p95}
+		Requests: 1_000_000, Errors: int64(errRate * 1_000_000), LatencyP95: p95}
 }
 
 // TestAlertFiresAndRecoversWithHysteresis: a critical error rate fires after
@@ -56,12 +56,15 @@ func TestAlertFiresAndRecoversWithHysteresis(t *testing.T) {
 	fired := b.count(t, coordination.EventMonitoringAlert)
 	// 4.8% is under the critical 5% but inside the 10% hysteresis band (4.5%):
 	// the critical alert must not resolve, however long it stays there.
+	before := b.count(t, coordination.EventMonitoringRecovery)
 	b.src.set(func(f *fakeSource) { f.health["production"] = sample(0.048, 1) })
 	for range 5 {
 		b.clock.Advance(time.Minute)
 		b.runOnce(t)
 	}
-	before := b.count(t, coordination.EventMonitoringRecovery)
+	if got := b.count(t, coordination.EventMonitoringRecovery); got != before {
+		t.Fatalf("an alert recovered inside the hysteresis band (%d recoveries, %d before)", got, before)
+	}
 	b.src.set(func(f *fakeSource) { f.health["production"] = sample(0.001, 1) })
 	b.clock.Advance(time.Minute)
 	b.runOnce(t)
@@ -159,5 +162,25 @@ func TestFewRequestsAreNotJudged(t *testing.T) {
 	}
 	if n := b.count(t, coordination.EventMonitoringAlert); n == 0 {
 		t.Fatal("no alert on a 25% error rate over 400 requests")
+	}
+}
+
+// TestHealthValuesJudgeTheConfidenceBound: the error rate an alert judges is
+// the lower end of its interval, so a few hundred requests at a rate near
+// the threshold do not fire, while a clear breach does.
+func TestHealthValuesJudgeTheConfidenceBound(t *testing.T) {
+	t.Parallel()
+	noisy := coordination.HealthSample{Values: map[string]float64{"error_rate": 18.0 / 300}, Requests: 300, Errors: 18}
+	if v := coordination.HealthValues(noisy, 50, 0.95)["error_rate"]; v >= 0.05 {
+		t.Errorf("6%% of 300 requests judged as %.4f: not shown above 5%%", v)
+	}
+	clear := coordination.HealthSample{Values: map[string]float64{"error_rate": 60.0 / 300}, Requests: 300, Errors: 60}
+	if v := coordination.HealthValues(clear, 50, 0.95)["error_rate"]; v <= 0.05 {
+		t.Errorf("20%% of 300 requests judged as %.4f", v)
+	}
+	few := coordination.HealthSample{Values: map[string]float64{"error_rate": 0.5, "latency_p95": 9, "cpu_utilization": 0.5}, Requests: 4, Errors: 2}
+	got := coordination.HealthValues(few, 50, 0.95)
+	if _, ok := got["error_rate"]; ok || got["cpu_utilization"] != 0.5 {
+		t.Errorf("4 requests: %v (error rate and latency must be left out, cpu kept)", got)
 	}
 }

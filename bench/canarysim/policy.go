@@ -67,9 +67,10 @@ func defaultCanaryPolicy() coordination.CanaryPolicy {
 // analysis is tricycle's canary analysis, coordination.AnalyzeCanary on the
 // phase's accumulated counts every second, rolling back on Critical. With
 // monitor set it also runs the health monitor's alert rules on the canary's
-// five-minute error rate (alerting.DefaultConfig: critical above 5% held
-// for one minute fires the rollback remediation), as the coordinator does
-// on every pass.
+// five-minute error rate as the monitor judges it (coordination.HealthValues:
+// no judgement under 50 requests, otherwise the lower end of the 95%
+// interval; alerting.DefaultConfig: critical above 5% held for one minute
+// fires the rollback remediation), as the coordinator does on every pass.
 type analysis struct {
 	pol     coordination.CanaryPolicy
 	monitor *alerting.Evaluator // nil: analysis only
@@ -114,8 +115,13 @@ func (a *analysis) tick(t int, ph *phase) bool {
 		return false // a value is present only when there are data
 	}
 	now := a.start.Add(time.Duration(t) * time.Second)
-	for _, tr := range a.monitor.Eval(now, alerting.TargetCanary, map[string]float64{
-		alerting.MetricErrorRate: float64(errs) / float64(req)}) {
+	cfg := coordination.DefaultConfig()
+	// The values the health monitor judges: coordination.HealthValues, as
+	// the coordinator computes them from the data plane's sample.
+	values := coordination.HealthValues(coordination.HealthSample{
+		Values:   map[string]float64{alerting.MetricErrorRate: float64(errs) / float64(req)},
+		Requests: req, Errors: errs}, cfg.HealthMinRequests, cfg.Samples.Confidence)
+	for _, tr := range a.monitor.Eval(now, alerting.TargetCanary, values) {
 		if tr.Kind == alerting.TransitionFired && tr.Alert.Severity == alerting.Critical &&
 			tr.Alert.Remediation == alerting.Rollback {
 			return true
