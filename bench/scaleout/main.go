@@ -24,6 +24,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/tricyclehq/tricycle/bench/internal/apiload"
 	"io"
 	"log/slog"
 	"net/url"
@@ -114,7 +115,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}
 
 	// 2. API throughput.
-	var apis [][]result
+	var apis [][]apiload.Result
 	for _, b := range []string{"sqlite", "postgres"} {
 		res, err := apiLoad(ctx, b, dir, pgURL, natsURL, *clients, *requests, *maxDur, log)
 		if err != nil {
@@ -127,8 +128,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fmt.Fprintln(tw, "operation\tSQLite req/s\tp99\tPostgreSQL req/s\tp99\tPG/SQLite\terrors\t")
 	for i := range apis[0] {
 		s, p := apis[0][i], apis[1][i]
-		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%.0f\t%s\t%.2f\t%d\t\n", s.name, s.rate(), pct(s.lat, 0.99), p.rate(), pct(p.lat, 0.99),
-			p.rate()/s.rate(), s.fails+p.fails)
+		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%.0f\t%s\t%.2f\t%d\t\n", s.Name, s.Rate(), apiload.Percentile(s.Lat, 0.99), p.Rate(), apiload.Percentile(p.Lat, 0.99),
+			p.Rate()/s.Rate(), s.Fails+p.Fails)
 	}
 	return tw.Flush()
 }
@@ -247,7 +248,7 @@ func newConfig(b, dir, dsn, natsURL string) config.Config {
 }
 
 // apiLoad runs the API phases against an embedded server on backend b.
-func apiLoad(ctx context.Context, b, dir, pgURL, natsURL string, clients, requests int, maxDur time.Duration, log *slog.Logger) ([]result, error) {
+func apiLoad(ctx context.Context, b, dir, pgURL, natsURL string, clients, requests int, maxDur time.Duration, log *slog.Logger) ([]apiload.Result, error) {
 	dsn, drop := "", func() {}
 	lookup := func(string) (string, bool) { return "", false }
 	if b == "postgres" {
@@ -277,7 +278,7 @@ func apiLoad(ctx context.Context, b, dir, pgURL, natsURL string, clients, reques
 	runErr := make(chan error, 1)
 	go func() { runErr <- a.Run(runCtx) }()
 	<-a.Ready()
-	results, err := load(ctx, "http://"+a.Addr(), cfg.AdminToken, clients, requests, maxDur)
+	results, err := apiload.Load(ctx, "http://"+a.Addr(), cfg.AdminToken, clients, requests, maxDur)
 	stop()
 	if serr := <-runErr; serr != nil {
 		err = errors.Join(err, fmt.Errorf("server: %w", serr))
