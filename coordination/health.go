@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 
@@ -184,7 +185,10 @@ func (h *HealthMonitor) RunOnce(ctx context.Context) (HealthReport, error) {
 			return rep, fmt.Errorf("health: sample %s: %w", t, err)
 		}
 		h.last[t] = s
-		transitions = append(transitions, h.eval.Eval(now, t, h.judged(s))...)
+		for _, tr := range h.eval.Eval(now, t, h.judged(s)) {
+			tr.Alert = h.observed(tr.Alert)
+			transitions = append(transitions, tr)
+		}
 	}
 	var fired []alerting.Alert
 	var changed bool
@@ -369,6 +373,9 @@ func (h *HealthMonitor) GetActiveAlerts(ctx context.Context) ([]Alert, error) {
 	if out == nil {
 		out = []Alert{}
 	}
+	for i := range out {
+		out[i] = h.observed(out[i])
+	}
 	return out, nil
 }
 
@@ -378,6 +385,18 @@ func (h *HealthMonitor) LastSample(target string) (HealthSample, bool) {
 	defer h.mu.Unlock()
 	s, ok := h.last[target]
 	return s, ok
+}
+
+// observed shows an alert with the value last observed for its metric
+// (alerts are judged on HealthValues, e.g. the lower end of the error
+// rate's interval; people read the measured rate). Caller holds mu.
+func (h *HealthMonitor) observed(a alerting.Alert) alerting.Alert {
+	if s, ok := h.last[a.Target]; ok {
+		if v, ok := s.Values[a.Metric]; ok {
+			a.Value = v
+		}
+	}
+	return a
 }
 
 // judged returns the values of s the alert rules judge (see HealthValues).
@@ -409,8 +428,10 @@ func HealthValues(s HealthSample, minRequests int64, confidence float64) map[str
 		delete(out, "latency_p95")
 		return out
 	}
-	if _, ok := out["error_rate"]; ok && s.Errors >= 0 && s.Errors <= s.Requests {
-		out["error_rate"] = stats.FixedHorizonProportionCI(s.Errors, s.Requests, 1-confidence).Low
+	if rate, ok := out["error_rate"]; ok && rate >= 0 && rate <= 1 {
+		// The interval around the reported rate over the window's requests.
+		k := int64(math.Round(rate * float64(s.Requests)))
+		out["error_rate"] = stats.FixedHorizonProportionCI(k, s.Requests, 1-confidence).Low
 	}
 	return out
 }

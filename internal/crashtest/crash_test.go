@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/tricyclehq/tricycle/internal/proctest"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -54,7 +55,7 @@ func TestCrashLoop(t *testing.T) {
 			t.Fatalf("%s=%q: %v", envSeed, v, err)
 		}
 	}
-	bin := buildBinary(t)
+	bin := proctest.BuildBinary(t)
 	for _, tt := range []struct {
 		name    string
 		backend func(t *testing.T) backend
@@ -98,44 +99,38 @@ func crashLoop(t *testing.T, bin string, b backend, rng *rand.Rand) {
 	cfg := writeConfig(t, b.dsn)
 	token := coordination.NewToken()
 	env := []string{"TRICYCLE_ADMIN_TOKEN=" + token, "TRICYCLE_LEADER_TTL=" + leaderTTL}
-	f, err := os.Create(filepath.Join(t.TempDir(), "server.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := &logFile{f: f}
+	log := proctest.NewLog(t, filepath.Join(t.TempDir(), "server.log"))
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("server log (tail):\n%s", log.tail(8000))
+			t.Logf("server log (tail):\n%s", log.Tail(8000))
 		}
-		_ = f.Close()
 	})
-	ready := func(s *server) {
+	ready := func(s *proctest.Proc) {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(t.Context(), failsafe)
 		defer cancel()
-		if err := s.waitReady(ctx); err != nil {
+		if err := s.WaitReady(ctx); err != nil {
 			t.Fatal(err)
 		}
 	}
-	srv := startServer(t, bin, cfg, env, log, token)
-	t.Cleanup(func() { _ = srv.cmd.Process.Kill() })
+	srv := proctest.Start(t, bin, cfg, "all", "serve", env, log, token)
 	ready(srv)
 
 	// A promotion through the API, approved: the canary starts.
 	var exp coordination.Experiment
-	srv.do(t, "POST", "/api/v1/experiments", `{"title":"crash candidate","hypothesis":"survives kill -9",
+	srv.Do(t, "POST", "/api/v1/experiments", `{"title":"crash candidate","hypothesis":"survives kill -9",
 		"success_criteria":{"accuracy":"> 90%"},"variant":{"name":"crash-candidate","provider":"builtin"}}`, 201, &exp)
-	srv.do(t, "POST", "/api/v1/experiments/"+exp.ID+"/start", "", 200, nil)
+	srv.Do(t, "POST", "/api/v1/experiments/"+exp.ID+"/start", "", 200, nil)
 	var ev struct {
 		Decision    coordination.Decision `json:"decision"`
 		PromotionID string                `json:"promotion_id"`
 	}
-	srv.do(t, "POST", "/api/v1/experiments/"+exp.ID+"/evaluate", `{"metrics":{"accuracy":0.95}}`, 200, &ev)
+	srv.Do(t, "POST", "/api/v1/experiments/"+exp.ID+"/evaluate", `{"metrics":{"accuracy":0.95}}`, 200, &ev)
 	if ev.Decision != coordination.Promote || ev.PromotionID == "" {
 		t.Fatalf("evaluation = %+v, want PROMOTE with a promotion", ev)
 	}
 	id := ev.PromotionID
-	srv.do(t, "POST", "/api/v1/promotions/"+id+"/approve", `{"approver":"admin@example.com"}`, 200, nil)
+	srv.Do(t, "POST", "/api/v1/promotions/"+id+"/approve", `{"approver":"admin@example.com"}`, 200, nil)
 	obs := &observer{due: map[coordination.PromotionState]time.Time{}}
 	obs.see(t, srv, id)
 
@@ -159,10 +154,9 @@ func crashLoop(t *testing.T, bin string, b backend, rng *rand.Rand) {
 			}
 			wait(t, uptime)
 		}
-		srv.kill(t)
-		fmt.Fprintf(log, "---- kill %d after %v\n", i+1, time.Since(start).Round(time.Millisecond))
-		srv = startServer(t, bin, cfg, env, log, token)
-		t.Cleanup(func() { _ = srv.cmd.Process.Kill() })
+		srv.Kill(t)
+		log.Line("test", fmt.Sprintf("---- kill %d after %v", i+1, time.Since(start).Round(time.Millisecond)))
+		srv = proctest.Start(t, bin, cfg, "all", "serve", env, log, token)
 	}
 	ready(srv)
 	t.Logf("%d kills (%d while starting, %d after a phase fell due) in %v; the promotion was %s at the last restart",
@@ -179,11 +173,11 @@ func crashLoop(t *testing.T, bin string, b backend, rng *rand.Rand) {
 		obs.see(t, srv, id)
 	}
 	var verify coordination.AuditVerification
-	srv.do(t, "GET", "/api/v1/audit/verify", "", 200, &verify)
+	srv.Do(t, "GET", "/api/v1/audit/verify", "", 200, &verify)
 	if !verify.OK {
 		t.Errorf("the audit chain does not verify: %+v", verify)
 	}
-	srv.shutdown(t, 30*time.Second)
+	srv.Shutdown(t, 30*time.Second)
 	checkStore(t, b, id, obs)
 }
 
@@ -222,10 +216,10 @@ func rank(s coordination.PromotionState) int {
 	return -1
 }
 
-func (o *observer) see(t *testing.T, s *server, id string) *coordination.PromotionRequest {
+func (o *observer) see(t *testing.T, s *proctest.Proc, id string) *coordination.PromotionRequest {
 	t.Helper()
 	var p coordination.PromotionRequest
-	s.do(t, "GET", "/api/v1/promotions/"+id, "", 200, &p)
+	s.Do(t, "GET", "/api/v1/promotions/"+id, "", 200, &p)
 	o.seen++
 	r := rank(p.State)
 	if r < 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/tricyclehq/tricycle/internal/proctest"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -56,14 +57,14 @@ log:
 // the id of every answered review with the gateway that answered it.
 type traffic struct {
 	mu       sync.Mutex
-	answered map[*proc][]string
+	answered map[*proctest.Proc][]string
 	failures []string
 	stop     chan struct{}
 	done     chan struct{}
 }
 
-func startTraffic(ctx context.Context, gws []*proc, every time.Duration) *traffic {
-	tr := &traffic{answered: map[*proc][]string{}, stop: make(chan struct{}), done: make(chan struct{})}
+func startTraffic(ctx context.Context, gws []*proctest.Proc, every time.Duration) *traffic {
+	tr := &traffic{answered: map[*proctest.Proc][]string{}, stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(tr.done)
 		tick := time.NewTicker(every)
@@ -78,7 +79,7 @@ func startTraffic(ctx context.Context, gws []*proc, every time.Duration) *traffi
 			}
 			gw := gws[i%len(gws)]
 			body, _ := json.Marshal(map[string]string{"repository": fmt.Sprintf("org/repo-%d", i), "diff": diff})
-			code, b, err := gw.call(ctx, "POST", "/api/v1/reviews", string(body))
+			code, b, err := gw.Call(ctx, "POST", "/api/v1/reviews", string(body))
 			var res struct {
 				ReviewID string `json:"review_id"`
 			}
@@ -86,7 +87,7 @@ func startTraffic(ctx context.Context, gws []*proc, every time.Duration) *traffi
 			if err == nil && code == http.StatusOK && json.Unmarshal(b, &res) == nil && res.ReviewID != "" {
 				tr.answered[gw] = append(tr.answered[gw], res.ReviewID)
 			} else if ctx.Err() == nil {
-				tr.failures = append(tr.failures, fmt.Sprintf("%s: %d %s %v", gw.name, code, strings.TrimSpace(string(b)), err))
+				tr.failures = append(tr.failures, fmt.Sprintf("%s: %d %s %v", gw.Name, code, strings.TrimSpace(string(b)), err))
 			}
 			tr.mu.Unlock()
 		}
@@ -94,7 +95,7 @@ func startTraffic(ctx context.Context, gws []*proc, every time.Duration) *traffi
 	return tr
 }
 
-func (tr *traffic) finish() (answered map[*proc][]string, total int, failures []string) {
+func (tr *traffic) finish() (answered map[*proctest.Proc][]string, total int, failures []string) {
 	close(tr.stop)
 	<-tr.done
 	tr.mu.Lock()
@@ -116,29 +117,24 @@ func TestSplitDeployment(t *testing.T) {
 	start := time.Now()
 	dsn := newDatabase(t, pgURL)
 	stream, prefix := newStream(t, natsURL)
-	bin := buildBinary(t)
+	bin := proctest.BuildBinary(t)
 	cfg := writeConfig(t, dsn, natsURL)
 	token := coordination.NewToken()
 	env := []string{"TRICYCLE_ADMIN_TOKEN=" + token, "TRICYCLE_LEADER_TTL=" + leaderTTL.String(),
 		"TRICYCLE_NATS_STREAM=" + stream, "TRICYCLE_NATS_SUBJECT_PREFIX=" + prefix}
-	f, err := os.Create(filepath.Join(t.TempDir(), "processes.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := &logFile{f: f}
+	log := proctest.NewLog(t, filepath.Join(t.TempDir(), "processes.log"))
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("process log (tail):\n%s", log.tail(12000))
+			t.Logf("process log (tail):\n%s", log.Tail(12000))
 		}
-		_ = f.Close()
 	})
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
-	ready := func(ps ...*proc) {
+	ready := func(ps ...*proctest.Proc) {
 		t.Helper()
 		for _, p := range ps {
 			wctx, wcancel := context.WithTimeout(ctx, failsafe)
-			err := p.waitReady(wctx)
+			err := p.WaitReady(wctx)
 			wcancel()
 			if err != nil {
 				t.Fatal(err)
@@ -146,37 +142,37 @@ func TestSplitDeployment(t *testing.T) {
 		}
 	}
 	// Coordinators first: they receive forwarded outcomes from their start.
-	c1 := startProc(t, bin, cfg, "coordinator", "coord-1", env, log, token)
+	c1 := proctest.Start(t, bin, cfg, "coordinator", "coord-1", env, log, token)
 	ready(c1)
-	c2 := startProc(t, bin, cfg, "coordinator", "coord-2", env, log, token)
-	g1 := startProc(t, bin, cfg, "gateway", "gw-1", env, log, token)
-	g2 := startProc(t, bin, cfg, "gateway", "gw-2", env, log, token)
-	w1 := startProc(t, bin, cfg, "experiments", "exp-1", env, log, token)
+	c2 := proctest.Start(t, bin, cfg, "coordinator", "coord-2", env, log, token)
+	g1 := proctest.Start(t, bin, cfg, "gateway", "gw-1", env, log, token)
+	g2 := proctest.Start(t, bin, cfg, "gateway", "gw-2", env, log, token)
+	w1 := proctest.Start(t, bin, cfg, "experiments", "exp-1", env, log, token)
 	ready(c2, g1, g2, w1)
-	coords := []*proc{c1, c2}
+	coords := []*proctest.Proc{c1, c2}
 	t.Logf("5 processes ready after %v", time.Since(start).Round(time.Millisecond))
 
 	// Roles serve only their routes.
-	if code, _, _ := g1.call(ctx, "GET", "/api/v1/experiments", ""); code != http.StatusNotFound {
+	if code, _, _ := g1.Call(ctx, "GET", "/api/v1/experiments", ""); code != http.StatusNotFound {
 		t.Errorf("a gateway answered the admin API with %d, want 404", code)
 	}
-	if code, _, _ := c1.call(ctx, "POST", "/api/v1/reviews", `{"diff":"x"}`); code != http.StatusNotFound && code != http.StatusMethodNotAllowed {
+	if code, _, _ := c1.Call(ctx, "POST", "/api/v1/reviews", `{"diff":"x"}`); code != http.StatusNotFound && code != http.StatusMethodNotAllowed {
 		t.Errorf("a coordinator answered a review with %d, want 404", code)
 	}
 
-	tr := startTraffic(ctx, []*proc{g1, g2}, 15*time.Millisecond)
+	tr := startTraffic(ctx, []*proctest.Proc{g1, g2}, 15*time.Millisecond)
 
 	// An experiment with a simulated variant on all shadow traffic.
 	var exp coordination.Experiment
-	c1.do(t, "POST", "/api/v1/experiments", `{"title":"split candidate","hypothesis":"survives a coordinator crash",
+	c1.Do(t, "POST", "/api/v1/experiments", `{"title":"split candidate","hypothesis":"survives a coordinator crash",
 		"success_criteria":{"accuracy":"> 90%"},"shadow_percent":100,
 		"variant":{"name":"split-candidate","provider":"simulated",
 		"simulated":{"latency_p50":"5ms","latency_p95":"15ms","accuracy":1,"seed":7}}}`, 201, &exp)
-	c2.do(t, "POST", "/api/v1/experiments/"+exp.ID+"/start", "", 200, nil)
+	c2.Do(t, "POST", "/api/v1/experiments/"+exp.ID+"/start", "", 200, nil)
 	// Shadow results reach the experiment (both coordinators record them).
 	waitFor(t, ctx, "shadow results at both coordinators", func() bool {
 		for _, c := range coords {
-			if n, err := c.metric(ctx, "tricycle_reviews_total", `series_kind="shadow"`); err != nil || n < 20 {
+			if n, err := c.Metric(ctx, "tricycle_reviews_total", `series_kind="shadow"`); err != nil || n < 20 {
 				return false
 			}
 		}
@@ -187,16 +183,16 @@ func TestSplitDeployment(t *testing.T) {
 		Decision    coordination.Decision `json:"decision"`
 		PromotionID string                `json:"promotion_id"`
 	}
-	c1.do(t, "POST", "/api/v1/experiments/"+exp.ID+"/evaluate", `{"metrics":{"accuracy":0.95}}`, 200, &ev)
+	c1.Do(t, "POST", "/api/v1/experiments/"+exp.ID+"/evaluate", `{"metrics":{"accuracy":0.95}}`, 200, &ev)
 	if ev.Decision != coordination.Promote || ev.PromotionID == "" {
 		t.Fatalf("evaluation = %+v, want PROMOTE with a promotion", ev)
 	}
 	id := ev.PromotionID
-	c2.do(t, "POST", "/api/v1/promotions/"+id+"/approve", `{"approver":"admin@example.com"}`, 200, nil)
+	c2.Do(t, "POST", "/api/v1/promotions/"+id+"/approve", `{"approver":"admin@example.com"}`, 200, nil)
 
-	promotion := func(c *proc) coordination.PromotionRequest {
+	promotion := func(c *proctest.Proc) coordination.PromotionRequest {
 		var p coordination.PromotionRequest
-		c.do(t, "GET", "/api/v1/promotions/"+id, "", 200, &p)
+		c.Do(t, "GET", "/api/v1/promotions/"+id, "", 200, &p)
 		return p
 	}
 	waitFor(t, ctx, "phase 2", func() bool { return promotion(c1).State == coordination.PhaseState(2) })
@@ -205,12 +201,12 @@ func TestSplitDeployment(t *testing.T) {
 	if mid := p.PhaseStartedAt.Add(phase / 2); time.Until(mid) > 0 {
 		sleepCtx(ctx, time.Until(mid))
 	}
-	var leader, standby *proc
+	var leader, standby *proctest.Proc
 	waitFor(t, ctx, "exactly one acting coordinator", func() bool {
 		leader, standby = nil, nil
 		n := 0
 		for _, c := range coords {
-			v, err := c.metric(ctx, "tricycle_coordinator_leader")
+			v, err := c.Metric(ctx, "tricycle_coordinator_leader")
 			if err != nil {
 				return false
 			}
@@ -226,15 +222,15 @@ func TestSplitDeployment(t *testing.T) {
 	if st := promotion(leader).State; st != coordination.PhaseState(2) {
 		t.Fatalf("the promotion is %s at the kill, want phase_2", st)
 	}
-	leader.kill(t)
+	leader.Kill(t)
 	killed := time.Now()
-	t.Logf("killed the acting coordinator %s in phase 2", leader.name)
+	t.Logf("killed the acting coordinator %s in phase 2", leader.Name)
 	waitFor(t, ctx, "the standby acting", func() bool {
-		v, err := standby.metric(ctx, "tricycle_coordinator_leader")
+		v, err := standby.Metric(ctx, "tricycle_coordinator_leader")
 		return err == nil && v == 1
 	})
 	takeover := time.Since(killed)
-	t.Logf("%s acts %v after the kill (lease %v)", standby.name, takeover.Round(time.Millisecond), leaderTTL)
+	t.Logf("%s acts %v after the kill (lease %v)", standby.Name, takeover.Round(time.Millisecond), leaderTTL)
 	if takeover > leaderTTL+takeoverSlack {
 		t.Errorf("takeover took %v, want within the lease %v (+%v)", takeover, leaderTTL, takeoverSlack)
 	}
@@ -252,28 +248,28 @@ func TestSplitDeployment(t *testing.T) {
 	// every one in its production and canary windows.
 	for gw, ids := range answered {
 		for _, rid := range ids {
-			if code, b, err := gw.call(ctx, "GET", "/api/v1/reviews/"+rid, ""); err != nil || code != http.StatusOK {
-				t.Fatalf("%s: review %s: %d %s %v", gw.name, rid, code, b, err)
+			if code, b, err := gw.Call(ctx, "GET", "/api/v1/reviews/"+rid, ""); err != nil || code != http.StatusOK {
+				t.Fatalf("%s: review %s: %d %s %v", gw.Name, rid, code, b, err)
 			}
 		}
 	}
 	var counted float64
 	waitFor(t, ctx, "every answered review counted by the acting coordinator", func() bool {
-		prod, err1 := standby.metric(ctx, "tricycle_reviews_total", `series_kind="production"`)
-		canary, err2 := standby.metric(ctx, "tricycle_reviews_total", `series_kind="canary"`)
+		prod, err1 := standby.Metric(ctx, "tricycle_reviews_total", `series_kind="production"`)
+		canary, err2 := standby.Metric(ctx, "tricycle_reviews_total", `series_kind="canary"`)
 		counted = prod + canary
 		return err1 == nil && err2 == nil && int(counted) == total
 	})
-	if canary, _ := standby.metric(ctx, "tricycle_reviews_total", `series_kind="canary"`); canary == 0 {
+	if canary, _ := standby.Metric(ctx, "tricycle_reviews_total", `series_kind="canary"`); canary == 0 {
 		t.Errorf("no review was answered by the canary: the gateways missed the routing changes")
 	}
 	var verify coordination.AuditVerification
-	standby.do(t, "GET", "/api/v1/audit/verify", "", 200, &verify)
+	standby.Do(t, "GET", "/api/v1/audit/verify", "", 200, &verify)
 	if !verify.OK {
 		t.Errorf("the audit chain does not verify: %+v", verify)
 	}
-	for _, p := range []*proc{g1, g2, w1, standby} {
-		p.shutdown(t, 30*time.Second)
+	for _, p := range []*proctest.Proc{g1, g2, w1, standby} {
+		p.Shutdown(t, 30*time.Second)
 	}
 	checkOutbox(t, dsn, id)
 	t.Logf("%d reviews (gw-1 %d, gw-2 %d) all counted; run took %v", total, len(answered[g1]), len(answered[g2]),

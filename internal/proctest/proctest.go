@@ -1,4 +1,9 @@
-package e2e
+// Package proctest runs `tricycle` as real processes for the process-level
+// tests (internal/crashtest, internal/e2e): it builds the binary, starts
+// `serve` with a role, collects every process's output in one log, waits
+// for readiness, calls the API with a token, reads /metrics, and kills
+// (SIGKILL) or stops (SIGINT) a process. It is imported only by tests.
+package proctest
 
 import (
 	"bufio"
@@ -19,8 +24,8 @@ import (
 	"time"
 )
 
-// buildBinary builds cmd/tricycle into a temporary directory.
-func buildBinary(t *testing.T) string {
+// BuildBinary builds cmd/tricycle into a temporary directory.
+func BuildBinary(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "tricycle")
 	out, err := exec.Command("go", "build", "-o", bin, "github.com/tricyclehq/tricycle/cmd/tricycle").CombinedOutput()
@@ -30,20 +35,32 @@ func buildBinary(t *testing.T) string {
 	return bin
 }
 
-// logFile collects every process's output, each line prefixed by its name.
-type logFile struct {
+// Log collects every process's output, each line prefixed by its name.
+type Log struct {
 	mu sync.Mutex
-	f  *os.File
+	f  *os.File // non-nil
 }
 
-func (l *logFile) line(name, s string) {
+// NewLog creates the log file at path; the test closes it at cleanup.
+func NewLog(t testing.TB, path string) *Log {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = f.Close() })
+	return &Log{f: f}
+}
+
+// Line appends one line of process name's output.
+func (l *Log) Line(name, s string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	fmt.Fprintf(l.f, "%s | %s\n", name, s)
 }
 
-// tail returns the last n bytes of the log.
-func (l *logFile) tail(n int) string {
+// Tail returns the last n bytes of the log.
+func (l *Log) Tail(n int) string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b, err := os.ReadFile(l.f.Name())
@@ -56,9 +73,9 @@ func (l *logFile) tail(n int) string {
 	return string(b)
 }
 
-// proc is one `tricycle serve --role …` process.
-type proc struct {
-	name  string
+// Proc is one `tricycle serve` process.
+type Proc struct {
+	Name  string
 	cmd   *exec.Cmd
 	addr  chan string // receives the listen address once printed
 	done  chan error  // receives Wait's result
@@ -67,8 +84,9 @@ type proc struct {
 	base  string
 }
 
-// startProc starts `tricycle serve --config cfg --role role` named name.
-func startProc(t *testing.T, bin, cfg, role, name string, env []string, log *logFile, token string) *proc {
+// Start starts `tricycle serve --config cfg --role role` named name, with
+// env added to the environment; token is the admin token its calls use.
+func Start(t testing.TB, bin, cfg, role, name string, env []string, log *Log, token string) *Proc {
 	t.Helper()
 	cmd := exec.Command(bin, "serve", "--config", cfg, "--role", role)
 	cmd.Env = append(append(os.Environ(), env...), "TRICYCLE_INSTANCE="+name)
@@ -80,7 +98,7 @@ func startProc(t *testing.T, bin, cfg, role, name string, env []string, log *log
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &proc{name: name, cmd: cmd, addr: make(chan string, 1), done: make(chan error, 1), token: token,
+	p := &Proc{Name: name, cmd: cmd, addr: make(chan string, 1), done: make(chan error, 1), token: token,
 		http: &http.Client{Timeout: 10 * time.Second}}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -93,7 +111,7 @@ func startProc(t *testing.T, bin, cfg, role, name string, env []string, log *log
 		sc.Buffer(make([]byte, 64*1024), 1<<20)
 		for sc.Scan() {
 			line := sc.Text()
-			log.line(name, line)
+			log.Line(name, line)
 			if _, rest, ok := strings.Cut(line, " serving on http://"); ok && watch {
 				addr, _, _ := strings.Cut(rest, " ")
 				select {
@@ -113,38 +131,38 @@ func startProc(t *testing.T, bin, cfg, role, name string, env []string, log *log
 	return p
 }
 
-// waitReady waits until the process answers /readyz with 200.
-func (p *proc) waitReady(ctx context.Context) error {
+// WaitReady waits until the process answers /readyz with 200.
+func (p *Proc) WaitReady(ctx context.Context) error {
 	if p.base == "" {
 		select {
 		case addr := <-p.addr:
 			p.base = "http://" + addr
 		case err := <-p.done:
 			p.done <- err
-			return fmt.Errorf("%s exited before listening: %v", p.name, err)
+			return fmt.Errorf("%s exited before listening: %v", p.Name, err)
 		case <-ctx.Done():
-			return fmt.Errorf("%s did not print its address: %w", p.name, ctx.Err())
+			return fmt.Errorf("%s did not print its address: %w", p.Name, ctx.Err())
 		}
 	}
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		if code, _, err := p.call(ctx, "GET", "/readyz", ""); err == nil && code == http.StatusOK {
+		if code, _, err := p.Call(ctx, "GET", "/readyz", ""); err == nil && code == http.StatusOK {
 			return nil
 		}
 		select {
 		case err := <-p.done:
 			p.done <- err
-			return fmt.Errorf("%s exited before it was ready: %v", p.name, err)
+			return fmt.Errorf("%s exited before it was ready: %v", p.Name, err)
 		case <-ctx.Done():
-			return fmt.Errorf("%s was not ready: %w", p.name, ctx.Err())
+			return fmt.Errorf("%s was not ready: %w", p.Name, ctx.Err())
 		case <-tick.C:
 		}
 	}
 }
 
-// call makes a request with the admin token.
-func (p *proc) call(ctx context.Context, method, path, body string) (int, []byte, error) {
+// Call makes a request with the admin token.
+func (p *Proc) Call(ctx context.Context, method, path, body string) (int, []byte, error) {
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
@@ -166,33 +184,33 @@ func (p *proc) call(ctx context.Context, method, path, body string) (int, []byte
 	return resp.StatusCode, b, err
 }
 
-// do makes a request that must answer want and decodes the answer into out
+// Do makes a request that must answer want and decodes the answer into out
 // (when non-nil).
-func (p *proc) do(t *testing.T, method, path, body string, want int, out any) {
+func (p *Proc) Do(t testing.TB, method, path, body string, want int, out any) {
 	t.Helper()
-	code, b, err := p.call(t.Context(), method, path, body)
+	code, b, err := p.Call(t.Context(), method, path, body)
 	if err != nil {
-		t.Fatalf("%s: %s %s: %v", p.name, method, path, err)
+		t.Fatalf("%s: %s %s: %v", p.Name, method, path, err)
 	}
 	if code != want {
-		t.Fatalf("%s: %s %s: %d %s, want %d", p.name, method, path, code, bytes.TrimSpace(b), want)
+		t.Fatalf("%s: %s %s: %d %s, want %d", p.Name, method, path, code, bytes.TrimSpace(b), want)
 	}
 	if out != nil {
 		if err := json.Unmarshal(b, out); err != nil {
-			t.Fatalf("%s: %s %s: decode %s: %v", p.name, method, path, b, err)
+			t.Fatalf("%s: %s %s: decode %s: %v", p.Name, method, path, b, err)
 		}
 	}
 }
 
-// metric returns the sum of the samples of the metric name whose labels
+// Metric returns the sum of the samples of the metric name whose labels
 // contain every one of labels (`key="value"`), as /metrics reports them.
-func (p *proc) metric(ctx context.Context, name string, labels ...string) (float64, error) {
-	code, b, err := p.call(ctx, "GET", "/metrics", "")
+func (p *Proc) Metric(ctx context.Context, name string, labels ...string) (float64, error) {
+	code, b, err := p.Call(ctx, "GET", "/metrics", "")
 	if err != nil {
 		return 0, err
 	}
 	if code != http.StatusOK {
-		return 0, fmt.Errorf("%s: /metrics: %d", p.name, code)
+		return 0, fmt.Errorf("%s: /metrics: %d", p.Name, code)
 	}
 	var sum float64
 	for line := range strings.SplitSeq(string(b), "\n") {
@@ -215,15 +233,15 @@ func (p *proc) metric(ctx context.Context, name string, labels ...string) (float
 		fields := strings.Fields(rest)
 		v, err := strconv.ParseFloat(fields[len(fields)-1], 64)
 		if err != nil {
-			return 0, fmt.Errorf("%s: metric line %q: %w", p.name, line, err)
+			return 0, fmt.Errorf("%s: metric line %q: %w", p.Name, line, err)
 		}
 		sum += v
 	}
 	return sum, nil
 }
 
-// kill sends SIGKILL and waits for the process to be gone.
-func (p *proc) kill(t *testing.T) {
+// Kill sends SIGKILL and waits for the process to be gone.
+func (p *Proc) Kill(t testing.TB) {
 	t.Helper()
 	if err := p.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		t.Fatal(err)
@@ -231,8 +249,8 @@ func (p *proc) kill(t *testing.T) {
 	<-p.done
 }
 
-// shutdown asks for a graceful shutdown and waits for a clean exit.
-func (p *proc) shutdown(t *testing.T, timeout time.Duration) {
+// Shutdown asks for a graceful shutdown and waits for a clean exit.
+func (p *Proc) Shutdown(t testing.TB, timeout time.Duration) {
 	t.Helper()
 	if err := p.cmd.Process.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
@@ -240,10 +258,16 @@ func (p *proc) shutdown(t *testing.T, timeout time.Duration) {
 	select {
 	case err := <-p.done:
 		if err != nil {
-			t.Errorf("%s: graceful shutdown: %v", p.name, err)
+			t.Errorf("%s: graceful shutdown: %v", p.Name, err)
 		}
 	case <-time.After(timeout):
-		p.kill(t)
-		t.Errorf("%s did not stop within %v", p.name, timeout)
+		p.Kill(t)
+		t.Errorf("%s did not stop within %v", p.Name, timeout)
 	}
 }
+
+// Base returns the process's base URL ("" before WaitReady succeeded).
+func (p *Proc) Base() string { return p.base }
+
+// Process returns the running process (to signal it directly).
+func (p *Proc) Process() *os.Process { return p.cmd.Process }
