@@ -27,6 +27,10 @@ const (
 	EventMonitoringAlert    = "monitoring.alert"
 	EventMonitoringRecovery = "monitoring.recovery"
 	EventAutoRemediation    = "system.auto_remediation"
+
+	// EventSystemAutoRemediation is EventAutoRemediation under the name of
+	// its type string.
+	EventSystemAutoRemediation = EventAutoRemediation
 )
 
 // EventTypes lists the cycle's event types in the design note's order.
