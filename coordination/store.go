@@ -44,6 +44,7 @@ type Store interface {
 // Reader is the read half of the seam, available on the Store and in a Tx.
 type Reader interface {
 	MetricReader
+	ReviewReader
 
 	ExperimentGet(ctx context.Context, id string) (*Experiment, error)
 	// ExperimentList returns experiments matching the filter, oldest first.
@@ -93,6 +94,7 @@ type Reader interface {
 type Tx interface {
 	Reader
 	MetricWriter
+	ReviewWriter
 	ExperimentInsert(ctx context.Context, e *Experiment) error
 	ExperimentUpdate(ctx context.Context, e *Experiment) error
 	PromotionInsert(ctx context.Context, p *PromotionRequest) error

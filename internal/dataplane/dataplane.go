@@ -223,7 +223,8 @@ func (p *Plane) Mount(api *httpapi.Server) error {
 	var err error
 	if p.role.ServesReviews() {
 		if gw, err = gateway.New(gateway.Options{Routing: c.Routing, Registry: p.reg, Recorder: rec, Bus: p.deps.Bus,
-			Clock: clock, Logger: p.log, Metrics: p.mets, Instance: p.opts.Instance}); err != nil {
+			Clock: clock, Logger: p.log, Metrics: p.mets, Instance: p.opts.Instance,
+			Store: gateway.NewStoredReviews(c.Store())}); err != nil {
 			return fmt.Errorf("data plane: gateway: %w", err)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,14 +28,20 @@ type server struct {
 	app   *app.App
 	plane *dataplane.Plane
 	base  string
+	stop  func() // stops the server and waits for it (once)
 }
 
 // start runs `tricycle serve` in-process, wired as the CLI wires it, on a
 // SQLite file in a temp dir.
 func start(t *testing.T) *server {
 	t.Helper()
+	return startIn(t, t.TempDir())
+}
+
+// startIn is start on the SQLite file t.db of dir.
+func startIn(t *testing.T, dir string) *server {
+	t.Helper()
 	cfg := config.Default()
-	dir := t.TempDir()
 	cfg.Storage.DSN = "sqlite:" + filepath.Join(dir, "t.db")
 	cfg.DataDir, cfg.Server.Addr, cfg.AdminToken = dir, "127.0.0.1:0", adminToken
 	s := &server{t: t}
@@ -54,12 +61,16 @@ func start(t *testing.T) *server {
 	}
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v", err)
-		}
-	})
+	var once sync.Once
+	s.stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("run: %v", err)
+			}
+		})
+	}
+	t.Cleanup(s.stop)
 	select {
 	case <-a.Ready():
 	case err := <-done:
@@ -202,5 +213,58 @@ func TestShadowTrafficReachesTheEvaluator(t *testing.T) {
 			t.Fatalf("shadow results: candidate %d, baseline %d of 20", cand.Requests, base.Requests)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestReviewsSurviveARestart: an answered review and its feedback are read
+// back after the server restarts on the same SQLite file, and the finding
+// that already has a verdict refuses a second one.
+func TestReviewsSurviveARestart(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s := startIn(t, dir)
+	code, body, _ := s.do("POST", "/api/v1/reviews", adminToken, map[string]any{"repository": "org/repo", "diff": diff})
+	if code != http.StatusOK {
+		t.Fatalf("review: %d %s", code, body)
+	}
+	var res struct {
+		ReviewID string            `json:"review_id"`
+		Findings []json.RawMessage `json:"findings"`
+	}
+	if err := json.Unmarshal(body, &res); err != nil || res.ReviewID == "" || len(res.Findings) == 0 {
+		t.Fatalf("review answer %s (%v)", body, err)
+	}
+	fb := map[string]any{"items": []map[string]any{{"finding": 0, "verdict": "dismissed", "text": "not reachable"}}}
+	if code, body, _ := s.do("POST", "/api/v1/reviews/"+res.ReviewID+"/feedback", adminToken, fb); code != http.StatusOK {
+		t.Fatalf("feedback: %d %s", code, body)
+	}
+	s.stop()
+
+	s = startIn(t, dir)
+	code, body, _ = s.do("GET", "/api/v1/reviews/"+res.ReviewID, adminToken, nil)
+	if code != http.StatusOK {
+		t.Fatalf("get review after a restart: %d %s", code, body)
+	}
+	var got struct {
+		ReviewID   string            `json:"review_id"`
+		Repository string            `json:"repository"`
+		Owner      string            `json:"owner"`
+		Findings   []json.RawMessage `json:"findings"`
+		Feedback   []struct {
+			Finding       int
+			Verdict, Text string
+		} `json:"feedback"`
+	}
+	if err := json.Unmarshal(body, &got); err != nil {
+		t.Fatalf("review %s: %v", body, err)
+	}
+	if got.ReviewID != res.ReviewID || got.Repository != "org/repo" || got.Owner == "" || len(got.Findings) != len(res.Findings) {
+		t.Errorf("review after a restart = %s, want %s of org/repo with %d findings and its owner", body, res.ReviewID, len(res.Findings))
+	}
+	if len(got.Feedback) != 1 || got.Feedback[0].Finding != 0 || got.Feedback[0].Verdict != "dismissed" || got.Feedback[0].Text != "not reachable" {
+		t.Errorf("feedback after a restart = %+v, want the dismissal of finding 0", got.Feedback)
+	}
+	if code, body, _ := s.do("POST", "/api/v1/reviews/"+res.ReviewID+"/feedback", adminToken, fb); code != http.StatusConflict {
+		t.Errorf("a second verdict on finding 0 after a restart: %d %s, want 409", code, body)
 	}
 }

@@ -51,6 +51,7 @@ func Run(t *testing.T, open func(t *testing.T) coordination.Store) {
 		{"ConcurrentIncrementsLoseNothing", testConcurrent},
 		{"Tokens", testTokens},
 		{"MetricsAndFeedback", testMetrics},
+		{"Reviews", testReviews},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
