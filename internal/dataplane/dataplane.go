@@ -44,7 +44,13 @@ type Options struct {
 	// state, canary phase and weight, alerts, error budget) are refreshed
 	// (15 seconds).
 	CycleMetricsInterval time.Duration
+	// ReviewRetention is how long answered reviews are kept in the store
+	// (30 days); the coordinator role deletes older ones every hour.
+	ReviewRetention time.Duration
 }
+
+// DefaultReviewRetention is how long answered reviews are kept.
+const DefaultReviewRetention = 30 * 24 * time.Hour
 
 // Plane is the running data plane.
 type Plane struct {
@@ -95,6 +101,9 @@ func Build(_ context.Context, deps app.Deps, opts Options) (*Plane, error) {
 	}
 	if opts.KubernetesClient == nil {
 		opts.KubernetesClient = scale.InClusterClient
+	}
+	if opts.ReviewRetention <= 0 {
+		opts.ReviewRetention = DefaultReviewRetention
 	}
 	if opts.CycleMetricsInterval <= 0 {
 		opts.CycleMetricsInterval = 15 * time.Second
@@ -316,6 +325,10 @@ func (p *Plane) Start(ctx context.Context) error {
 		c := p.coord
 		p.spawn(func() { p.publishCycle(rctx, c, m) })
 	}
+	if p.role.RunsCoordinator() {
+		c := p.coord
+		p.spawn(func() { p.expireReviews(rctx, c) })
+	}
 	if p.prober != nil {
 		p.spawn(func() {
 			if err := p.prober.Run(rctx, p.opts.ProbeInterval); err != nil && rctx.Err() == nil {
@@ -453,4 +466,37 @@ func (p *Plane) Refresh(ctx context.Context) error {
 		errs = append(errs, worker.Refresh(ctx))
 	}
 	return errors.Join(errs...)
+}
+
+// expireReviews deletes answered reviews older than the retention, at start
+// and then every hour.
+func (p *Plane) expireReviews(ctx context.Context, c *coordination.LifecycleCoordinator) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if _, err := p.ExpireReviews(ctx, c); err != nil && ctx.Err() == nil {
+			p.log.Error("expire old reviews", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// ExpireReviews deletes the answered reviews created before the retention
+// period (measured on the coordinator's clock) and returns how many.
+func (p *Plane) ExpireReviews(ctx context.Context, c *coordination.LifecycleCoordinator) (int, error) {
+	before := c.Clock().Now().Add(-p.opts.ReviewRetention)
+	n := 0
+	err := c.Store().InTx(ctx, func(ctx context.Context, tx coordination.Tx) error {
+		var err error
+		n, err = tx.ReviewsDelete(ctx, before)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("expire reviews before %s: %w", before.Format(time.RFC3339), err)
+	}
+	return n, nil
 }

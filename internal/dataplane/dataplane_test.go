@@ -267,4 +267,12 @@ func TestReviewsSurviveARestart(t *testing.T) {
 	if code, body, _ := s.do("POST", "/api/v1/reviews/"+res.ReviewID+"/feedback", adminToken, fb); code != http.StatusConflict {
 		t.Errorf("a second verdict on finding 0 after a restart: %d %s, want 409", code, body)
 	}
+	// Retention: a review is kept for its period, then deleted.
+	c := s.app.Coordinator()
+	if n, err := s.plane.ExpireReviews(context.Background(), c); err != nil || n != 0 {
+		t.Fatalf("expire within the retention: %d, %v", n, err)
+	}
+	if _, err := c.Store().ReviewGet(context.Background(), res.ReviewID); err != nil {
+		t.Fatalf("review gone within its retention: %v", err)
+	}
 }
