@@ -142,6 +142,11 @@ func (m *PromotionManager) validate(ctx context.Context, actor Actor, id string)
 		if err != nil {
 			return err
 		}
+		if cur.State == PromotionAwaitingApproval || cur.State == PromotionValidationFailed {
+			// Another pass (a resumed validation) recorded the outcome first.
+			p = cur
+			return errValidated
+		}
 		if cur.State != PromotionValidating {
 			return fmt.Errorf("%w: promotion %s is now %q", ErrConflict, id, cur.State)
 		}
@@ -183,11 +188,23 @@ func (m *PromotionManager) validate(ctx context.Context, actor Actor, id string)
 		exp.UpdatedAt = w.now
 		return w.tx.ExperimentUpdate(ctx, exp)
 	})
+	if errors.Is(err, errValidated) {
+		return p, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("record validation: %w", err)
 	}
 	return p, nil
 }
+
+// errValidated stops a validation whose outcome another pass recorded.
+var errValidated = errors.New("promotion already validated")
+
+// resumeAfter is how long a promotion must have been requested or
+// validating before a periodic pass takes its validation over: the request
+// that created it validates it at once, and only an interrupted one is
+// resumed.
+const resumeAfter = 5 * time.Second
 
 func checkSummary(rs []CheckResult) map[string]any {
 	out := map[string]any{}
@@ -482,7 +499,11 @@ func (m *PromotionManager) RunOnce(ctx context.Context) (PromotionReport, error)
 	if err != nil {
 		return rep, fmt.Errorf("promotions: list pending: %w", err)
 	}
+	now := m.c.clock.Now()
 	for _, p := range pending {
+		if now.Sub(p.UpdatedAt) < resumeAfter {
+			continue // its request is validating it right now
+		}
 		if _, err := m.validate(ctx, SystemActor("promotion-validation"), p.RequestID); err != nil {
 			errs = append(errs, fmt.Errorf("resume validation of %s: %w", p.RequestID, err))
 			continue

@@ -1,6 +1,7 @@
 package coordination_test
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -339,5 +340,47 @@ func TestApprovalComparesWithTheCurrentRelease(t *testing.T) {
 	}
 	if rel, _ := b.c.Store().ReleaseActive(b.ctx); rel.ID != relB.ID {
 		t.Fatalf("production after rollback is %s, want %s", rel.ID, relB.ID)
+	}
+}
+
+// TestInterruptedValidationIsResumed: a promotion left in "requested" (its
+// request died before validating it) is validated by a periodic pass once
+// it is a few seconds old, and never while its request may still be at it.
+func TestInterruptedValidationIsResumed(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	p, err := b.c.CreateExperiment(b.ctx, coordination.ExperimentSpec{Title: "interrupted",
+		SuccessCriteria: map[string]string{"accuracy": "> 90%"}, Variant: candidate})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel, _ := b.c.Store().ReleaseActive(b.ctx)
+	now := b.clock.Now()
+	pr := &coordination.PromotionRequest{RequestID: "prm-interrupted", ExperimentID: p.ExperimentID,
+		State: coordination.PromotionRequested, Candidate: candidate, Plan: coordination.DefaultPhases(),
+		EvaluationMetrics: map[string]float64{"accuracy": 0.95}, FromReleaseID: rel.ID,
+		RequestedAt: now, UpdatedAt: now}
+	err = b.c.Store().InTx(b.ctx, func(ctx context.Context, tx coordination.Tx) error {
+		e, err := tx.ExperimentGet(ctx, p.ExperimentID)
+		if err != nil {
+			return err
+		}
+		e.State, e.PromotionID = coordination.ExperimentPromoting, pr.RequestID
+		if err := tx.ExperimentUpdate(ctx, e); err != nil {
+			return err
+		}
+		return tx.PromotionInsert(ctx, pr)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := b.runOnce(t)
+	if len(rep.Promotions.Validated) != 0 || b.promotion(t, pr.RequestID).State != coordination.PromotionRequested {
+		t.Fatalf("validated a fresh request: %+v", rep.Promotions)
+	}
+	b.clock.Advance(10 * time.Second)
+	rep = b.runOnce(t)
+	if len(rep.Promotions.Validated) != 1 || b.promotion(t, pr.RequestID).State != coordination.PromotionAwaitingApproval {
+		t.Fatalf("interrupted validation not resumed: %+v, state %s", rep.Promotions, b.promotion(t, pr.RequestID).State)
 	}
 }
