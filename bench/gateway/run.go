@@ -50,6 +50,13 @@ func startChild(ctx context.Context, exe string, args ...string) (*child, error)
 	return &child{cmd: cmd, url: url}, nil
 }
 
+// stop kills the child and waits for it: the program may exit right after
+// run returns, before exec.CommandContext's own watcher would kill it.
+func (c *child) stop() {
+	_ = c.cmd.Process.Kill()
+	_ = c.cmd.Wait()
+}
+
 // cpuSeconds reads a process's user+system CPU time.
 func cpuSeconds(pid int) (float64, error) {
 	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
@@ -103,14 +110,17 @@ func run(ctx context.Context, cfg config) error {
 	if err != nil {
 		return err
 	}
+	defer up.stop()
 	plain, err := startChild(ctx, exe, "-role", "proxy", "-kind", "plain", "-upstream", up.url)
 	if err != nil {
 		return err
 	}
+	defer plain.stop()
 	tri, err := startChild(ctx, exe, "-role", "proxy", "-kind", "tricycle", "-upstream", up.url)
 	if err != nil {
 		return err
 	}
+	defer tri.stop()
 	targets := []target{{"direct", up.url, 0}, {"plain proxy", plain.url, plain.cmd.Process.Pid},
 		{"tricycle gateway", tri.url, tri.cmd.Process.Pid}}
 	modes := []string{"seq", "rate"}
