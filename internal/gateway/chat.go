@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/tricyclehq/tricycle/internal/httpapi"
 	"net/http"
 	"strings"
 
@@ -123,7 +124,7 @@ func (g *Gateway) chatGuard(perm coordination.Permission, h apiHandler) http.Han
 			return h(w, r)
 		}()
 		if err == nil {
-			writeJSON(w, status, body)
+			httpapi.WriteJSON(w, status, body)
 			return
 		}
 		st, code := statusOf(err)
@@ -135,7 +136,7 @@ func (g *Gateway) chatGuard(perm coordination.Permission, h apiHandler) http.Han
 			typ = "api_error"
 			g.log.Warn("chat completions error", "path", r.URL.Path, "status", st, "err", err)
 		}
-		writeJSON(w, st, chatError{Error: chatErrorDetail{Message: publicMessage(st, code, err), Type: typ, Code: code}})
+		httpapi.WriteJSON(w, st, chatError{Error: chatErrorDetail{Message: publicMessage(st, code, err), Type: typ, Code: code}})
 	})
 }
 

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"fmt"
+	"github.com/tricyclehq/tricycle/internal/httpapi"
 	"net/http"
 	"regexp"
 	"unicode/utf8"
@@ -120,10 +121,10 @@ func (g *Gateway) guard(perm coordination.Permission, h apiHandler) http.Handler
 			if st >= 500 {
 				g.log.Warn("review API error", "path", r.URL.Path, "status", st, "err", err)
 			}
-			writeJSON(w, st, ErrorBody{Error: ErrorDetail{Code: code, Message: publicMessage(st, code, err)}})
+			httpapi.WriteJSON(w, st, ErrorBody{Error: ErrorDetail{Code: code, Message: publicMessage(st, code, err)}})
 			return
 		}
-		writeJSON(w, status, body)
+		httpapi.WriteJSON(w, status, body)
 	})
 }
 

@@ -82,27 +82,6 @@ func publicMessage(status int, code string, err error) string {
 	return "internal error"
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	// Not HTML-escaped: the answer is JSON (nosniff), and criteria such as
-	// "> 90%" read as written.
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	var body []byte
-	if err := enc.Encode(v); err != nil {
-		status = http.StatusInternalServerError
-		body = []byte(`{"error":{"code":"internal","message":"internal error"}}` + "\n")
-	} else {
-		body = buf.Bytes()
-	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
-}
-
 // decodeBody reads r's body, at most limit bytes, strictly into dst: JSON
 // content type, one object, no unknown field, no duplicate key, nothing
 // after it. Errors wrap coordination.ErrInvalidInput, errTooLarge or
